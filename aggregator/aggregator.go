@@ -1,0 +1,157 @@
+// Package aggregator owns tributary's domain: sources, topics, items and the
+// per-source polling state, and the pipeline that turns a polled feed into
+// stored, deduplicated, topic-matched items (fetch, parse, normalise, dedupe,
+// match, schedule). It declares the storage it needs as the Store interface;
+// the storage package implements it. Nothing here imports storage, publish or
+// cmd.
+package aggregator
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Source is one configured feed.
+type Source struct {
+	Name     string   // [a-z0-9][a-z0-9-]*, unique
+	URL      string   // http(s):// or file:// (absolute path)
+	Title    string   // optional display title
+	Schedule string   // cron spec or descriptor; empty means the global default
+	Tags     []string // optional labels a topic can select with "tag:NAME"
+}
+
+// Topic is one merged output feed.
+type Topic struct {
+	Name    string   // [a-z0-9][a-z0-9-]*, unique; the URL slug
+	Title   string   // feed title
+	Query   string   // topic query (see package aggregator/query)
+	Sources []string // optional: source names and "tag:NAME" entries; empty means every source
+}
+
+// Item is one feed entry, normalised from whatever format it came in.
+type Item struct {
+	// ID is the public, permanent id of the item (a urn:uuid derived from
+	// the source name and the item's identity). It never changes once the
+	// item is stored, and it is the storage key within its source.
+	ID string
+	// Source is the name of the source the item came from.
+	Source string
+	// Identity is what identified the item within its source: its guid/id,
+	// else its link, else a hash of title and published time.
+	Identity string
+
+	Link       string
+	Title      string
+	Summary    string // HTML as the feed gave it (sanitised on output)
+	Content    string // HTML as the feed gave it (sanitised on output)
+	Authors    []string
+	Categories []string
+
+	// Published is when the item was published. Before storage it may be
+	// zero (the feed gave no usable date); Reconcile replaces it.
+	Published time.Time
+	// Updated is when the item last changed: the feed's own date for a new
+	// item, the time tributary saw the change for a changed one.
+	Updated time.Time
+	// FirstSeen is when tributary first stored the item.
+	FirstSeen time.Time
+
+	// Hash fingerprints the feed-provided fields; a changed hash means the
+	// item changed at its source.
+	Hash string
+	// Topics are the names of the topics the item belongs to, kept with
+	// the item so that storage can maintain the topic indexes.
+	Topics []string
+}
+
+// SortTime is the time an item sorts by in topic feeds and ages by in
+// retention: when it was published.
+func (it *Item) SortTime() time.Time { return it.Published }
+
+// SourceState is what tributary remembers about polling one source.
+type SourceState struct {
+	Source string
+
+	// HTTP validators, kept separately: many servers send only one.
+	ETag         string
+	LastModified string
+	// BodyHash is the hash of the last body parsed; an identical body is
+	// "nothing new" even without validators.
+	BodyHash string
+
+	LastPolled          time.Time // zero before the first poll
+	LastStatus          int       // HTTP status; 0 when there was no HTTP response
+	LastError           string    // plain words; "" after a success
+	ConsecutiveFailures int
+	NextPoll            time.Time
+	Disabled            bool
+	PermanentRedirect   string // the new URL after a 301/308, else ""
+
+	// ItemCount is how many items of the source are stored. Storage
+	// maintains it; what the poller sets is ignored.
+	ItemCount int
+}
+
+// FeedUpdate is the result of polling one source, to be stored in one
+// transaction: either all of it lands or none of it.
+type FeedUpdate struct {
+	Source string
+	State  SourceState
+	Items  []Item
+	// Reconcile is called inside the write transaction for every incoming
+	// item that is not tombstoned, with the stored version of the same item
+	// (nil when it is new). It completes incoming (first seen, published,
+	// updated, topics) from stored and reports whether incoming must be
+	// written. It must not keep stored beyond the call.
+	Reconcile func(stored, incoming *Item) bool
+}
+
+// SaveResult says what storing a FeedUpdate changed.
+type SaveResult struct {
+	New        int
+	Updated    int
+	Unchanged  int
+	Tombstoned int // items skipped because they were pruned before
+	// ChangedTopics names the topics whose item lists changed.
+	ChangedTopics []string
+}
+
+// PruneResult says what a retention pass removed.
+type PruneResult struct {
+	Items         int
+	ChangedTopics []string
+}
+
+// TopicMembership describes one configured topic to Store.SyncTopics.
+type TopicMembership struct {
+	Name string
+	// Fingerprint changes whenever the topic's selection changes (query or
+	// sources); a stored fingerprint that differs triggers a rematch.
+	Fingerprint string
+	// Match reports whether an item belongs to the topic.
+	Match func(*Item) bool
+}
+
+// ErrNotFound is returned for a source, topic or item that is not stored.
+var ErrNotFound = errors.New("not found")
+
+// Store is the persistence the pipeline needs. One method is one
+// transaction.
+type Store interface {
+	// SourceState returns the stored state of a source, or a zero state
+	// (with Source set) when it was never polled.
+	SourceState(ctx context.Context, source string) (SourceState, error)
+	// SaveState stores a source's state alone (a failure, a 304).
+	SaveState(ctx context.Context, state SourceState) error
+	// SaveFeed stores a polled feed's items and the source's state together.
+	SaveFeed(ctx context.Context, update FeedUpdate) (SaveResult, error)
+	// Prune deletes items published before cutoff, leaving tombstones, and
+	// drops tombstones older than cutoff.
+	Prune(ctx context.Context, cutoff time.Time) (PruneResult, error)
+	// SyncTopics makes the stored topic memberships match the configured
+	// topics: a topic whose fingerprint changed (or is new) is rematched
+	// against every stored item; a topic no longer configured is dropped.
+	// It returns the names of the topics it rebuilt or dropped.
+	SyncTopics(ctx context.Context, topics []TopicMembership) ([]string, error)
+}
