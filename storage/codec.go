@@ -1,0 +1,129 @@
+package storage
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/tributary-news/tributary/aggregator"
+)
+
+// Records are one version byte followed by the payload, so the format can
+// change (to a binary codec, say) without a schema migration of the keys.
+// Version 1 is JSON of the record structs below, which are kept apart from
+// the domain types so renaming a Go field never silently changes the format.
+const codecJSON byte = 1
+
+var errEmptyRecord = errors.New("empty record")
+
+type itemRecord struct {
+	ID         string    `json:"id"`
+	Source     string    `json:"source"`
+	Identity   string    `json:"identity,omitempty"`
+	Link       string    `json:"link,omitempty"`
+	Title      string    `json:"title,omitempty"`
+	Summary    string    `json:"summary,omitempty"`
+	Content    string    `json:"content,omitempty"`
+	Authors    []string  `json:"authors,omitempty"`
+	Categories []string  `json:"categories,omitempty"`
+	Published  time.Time `json:"published"`
+	Updated    time.Time `json:"updated"`
+	FirstSeen  time.Time `json:"first_seen"`
+	Hash       string    `json:"hash,omitempty"`
+	Topics     []string  `json:"topics,omitempty"`
+}
+
+type stateRecord struct {
+	ETag                string    `json:"etag,omitempty"`
+	LastModified        string    `json:"last_modified,omitempty"`
+	BodyHash            string    `json:"body_hash,omitempty"`
+	LastPolled          time.Time `json:"last_polled"`
+	LastStatus          int       `json:"last_status,omitempty"`
+	LastError           string    `json:"last_error,omitempty"`
+	ConsecutiveFailures int       `json:"consecutive_failures,omitempty"`
+	NextPoll            time.Time `json:"next_poll"`
+	Disabled            bool      `json:"disabled,omitempty"`
+	PermanentRedirect   string    `json:"permanent_redirect,omitempty"`
+	// ItemCount is not here: it lives in the counts bucket, maintained by
+	// storage alone.
+}
+
+func encodeItem(it *aggregator.Item) ([]byte, error) {
+	return encodeRecord(itemRecord{
+		ID: it.ID, Source: it.Source, Identity: it.Identity,
+		Link: it.Link, Title: it.Title, Summary: it.Summary, Content: it.Content,
+		Authors: it.Authors, Categories: it.Categories,
+		Published: it.Published, Updated: it.Updated, FirstSeen: it.FirstSeen,
+		Hash: it.Hash, Topics: it.Topics,
+	})
+}
+
+// decodeItem decodes b into a fresh Item; nothing in the result aliases b,
+// so it may outlive the transaction b came from.
+func decodeItem(b []byte) (aggregator.Item, error) {
+	var r itemRecord
+	if err := decodeRecord(b, &r); err != nil {
+		return aggregator.Item{}, err
+	}
+	return aggregator.Item{
+		ID: r.ID, Source: r.Source, Identity: r.Identity,
+		Link: r.Link, Title: r.Title, Summary: r.Summary, Content: r.Content,
+		Authors: r.Authors, Categories: r.Categories,
+		Published: r.Published, Updated: r.Updated, FirstSeen: r.FirstSeen,
+		Hash: r.Hash, Topics: r.Topics,
+	}, nil
+}
+
+func encodeState(s *aggregator.SourceState) ([]byte, error) {
+	return encodeRecord(stateRecord{
+		ETag: s.ETag, LastModified: s.LastModified, BodyHash: s.BodyHash,
+		LastPolled: s.LastPolled, LastStatus: s.LastStatus, LastError: s.LastError,
+		ConsecutiveFailures: s.ConsecutiveFailures, NextPoll: s.NextPoll,
+		Disabled: s.Disabled, PermanentRedirect: s.PermanentRedirect,
+	})
+}
+
+func decodeState(source string, b []byte) (aggregator.SourceState, error) {
+	var r stateRecord
+	if err := decodeRecord(b, &r); err != nil {
+		return aggregator.SourceState{}, err
+	}
+	return aggregator.SourceState{
+		Source: source,
+		ETag:   r.ETag, LastModified: r.LastModified, BodyHash: r.BodyHash,
+		LastPolled: r.LastPolled, LastStatus: r.LastStatus, LastError: r.LastError,
+		ConsecutiveFailures: r.ConsecutiveFailures, NextPoll: r.NextPoll,
+		Disabled: r.Disabled, PermanentRedirect: r.PermanentRedirect,
+	}, nil
+}
+
+func encodeRecord(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.WriteByte(codecJSON)
+	enc := json.NewEncoder(&buf)
+	// Items are mostly HTML: escaping <, > and & would grow records and
+	// slow decoding for nothing.
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, fmt.Errorf("encode record: %w", err)
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+func decodeRecord(b []byte, v any) error {
+	if len(b) == 0 {
+		return fmt.Errorf("decode record: %w", errEmptyRecord)
+	}
+	switch b[0] {
+	case codecJSON:
+		// json.Unmarshal copies strings out of b.
+		if err := json.Unmarshal(b[1:], v); err != nil {
+			return fmt.Errorf("decode record: %w", err)
+		}
+		return nil
+	default:
+		return fmt.Errorf("decode record: unknown codec version %d", b[0])
+	}
+}

@@ -1,0 +1,298 @@
+package storage
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/tributary-news/tributary/aggregator"
+	bolt "go.etcd.io/bbolt"
+)
+
+// SaveFeed stores a polled feed's items and the source's state in one write
+// transaction: if any item fails, nothing of the feed is stored.
+func (db *DB) SaveFeed(ctx context.Context, update aggregator.FeedUpdate) (aggregator.SaveResult, error) {
+	if err := ctx.Err(); err != nil {
+		return aggregator.SaveResult{}, fmt.Errorf("storage: save feed %q: %w", update.Source, err)
+	}
+	var res aggregator.SaveResult
+	err := db.bolt.Update(func(tx *bolt.Tx) error {
+		res = aggregator.SaveResult{}
+		return saveFeed(ctx, tx, &update, &res)
+	})
+	if err != nil {
+		return aggregator.SaveResult{}, fmt.Errorf("storage: save feed %q: %w", update.Source, err)
+	}
+	return res, nil
+}
+
+func saveFeed(ctx context.Context, tx *bolt.Tx, update *aggregator.FeedUpdate, res *aggregator.SaveResult) error {
+	if update.Source == "" {
+		return errors.New("empty source name")
+	}
+	if update.Reconcile == nil {
+		return errors.New("nil Reconcile")
+	}
+	items := tx.Bucket(bucketItems)
+	tombs := tx.Bucket(bucketTombstones)
+	changed := map[string]struct{}{}
+	added := 0
+	for i := range update.Items {
+		if i%64 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		// Work on a copy: the caller's slice is left as given, so a retry
+		// after an error starts from the same input.
+		incoming := update.Items[i]
+		if incoming.ID == "" {
+			return fmt.Errorf("item %d: empty ID", i)
+		}
+		if incoming.Source == "" {
+			incoming.Source = update.Source
+		} else if incoming.Source != update.Source {
+			return fmt.Errorf("item %q: source %q in a feed of %q", incoming.ID, incoming.Source, update.Source)
+		}
+		id := incoming.ID
+		key := itemKey(update.Source, id)
+		if tombs.Get(key) != nil {
+			res.Tombstoned++
+			continue
+		}
+		var stored *aggregator.Item
+		if b := items.Get(key); b != nil {
+			it, err := decodeItem(b)
+			if err != nil {
+				return fmt.Errorf("item %q: %w", incoming.ID, err)
+			}
+			stored = &it
+		}
+		if !update.Reconcile(stored, &incoming) {
+			res.Unchanged++
+			continue
+		}
+		if incoming.ID != id || incoming.Source != update.Source {
+			return fmt.Errorf("item %q: Reconcile changed its ID or source", id)
+		}
+		if incoming.Published.IsZero() {
+			return fmt.Errorf("item %q: zero Published after Reconcile", incoming.ID)
+		}
+		if err := putItem(tx, key, stored, &incoming, changed); err != nil {
+			return fmt.Errorf("item %q: %w", incoming.ID, err)
+		}
+		if stored == nil {
+			res.New++
+			added++
+		} else {
+			res.Updated++
+		}
+	}
+	if err := addCount(tx, update.Source, added); err != nil {
+		return err
+	}
+	state := update.State
+	state.Source = update.Source
+	if err := putState(tx, &state); err != nil {
+		return err
+	}
+	res.ChangedTopics = sortedKeys(changed)
+	return nil
+}
+
+// putItem writes it under key and moves its index keys from what stored (the
+// previous version, or nil) had to what it has. Every topic it was or is in
+// is recorded in changed.
+func putItem(tx *bolt.Tx, key []byte, stored, it *aggregator.Item, changed map[string]struct{}) error {
+	it.Topics = normalizeTopics(it.Topics)
+	if slices.Contains(it.Topics, "") {
+		return errors.New("empty topic name")
+	}
+	b, err := encodeItem(it)
+	if err != nil {
+		return err
+	}
+	if err := tx.Bucket(bucketItems).Put(key, b); err != nil {
+		return err
+	}
+
+	newKey := indexKey(it.Published, key)
+	var oldKey []byte
+	var oldTopics []string
+	if stored != nil {
+		oldKey = indexKey(stored.Published, key)
+		oldTopics = stored.Topics
+	}
+	// Keys compare instants, so a Published that only changed zone stays put.
+	moved := stored == nil || string(oldKey) != string(newKey)
+
+	pub := tx.Bucket(bucketPublished)
+	if moved {
+		if oldKey != nil {
+			if err := pub.Delete(oldKey); err != nil {
+				return err
+			}
+		}
+		if err := pub.Put(newKey, nil); err != nil {
+			return err
+		}
+	}
+
+	topics := tx.Bucket(bucketTopics)
+	for _, t := range oldTopics {
+		changed[t] = struct{}{}
+		if !moved && slices.Contains(it.Topics, t) {
+			continue
+		}
+		if tb := topics.Bucket([]byte(t)); tb != nil {
+			if err := tb.Delete(oldKey); err != nil {
+				return err
+			}
+		}
+	}
+	for _, t := range it.Topics {
+		changed[t] = struct{}{}
+		if !moved && slices.Contains(oldTopics, t) {
+			continue
+		}
+		tb, err := topics.CreateBucketIfNotExists([]byte(t))
+		if err != nil {
+			return fmt.Errorf("topic %q: %w", t, err)
+		}
+		if err := tb.Put(newKey, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// deleteItem removes the item under key and its index keys, recording its
+// topics in changed. It reports whether there was an item.
+func deleteItem(tx *bolt.Tx, key []byte, changed map[string]struct{}) (bool, error) {
+	items := tx.Bucket(bucketItems)
+	b := items.Get(key)
+	if b == nil {
+		return false, nil
+	}
+	it, err := decodeItem(b)
+	if err != nil {
+		return false, err
+	}
+	ik := indexKey(it.Published, key)
+	if err := tx.Bucket(bucketPublished).Delete(ik); err != nil {
+		return false, err
+	}
+	topics := tx.Bucket(bucketTopics)
+	for _, t := range it.Topics {
+		changed[t] = struct{}{}
+		if tb := topics.Bucket([]byte(t)); tb != nil {
+			if err := tb.Delete(ik); err != nil {
+				return false, err
+			}
+		}
+	}
+	if err := items.Delete(key); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// addCount adds delta to a source's stored item count.
+func addCount(tx *bolt.Tx, source string, delta int) error {
+	if delta == 0 {
+		return nil
+	}
+	counts := tx.Bucket(bucketCounts)
+	n := int64(getCount(tx, source)) + int64(delta)
+	if n <= 0 {
+		return counts.Delete([]byte(source))
+	}
+	return counts.Put([]byte(source), encodeUint64(uint64(n)))
+}
+
+func getCount(tx *bolt.Tx, source string) int {
+	v := tx.Bucket(bucketCounts).Get([]byte(source))
+	if len(v) != 8 {
+		return 0
+	}
+	return int(binary.BigEndian.Uint64(v))
+}
+
+// normalizeTopics returns topics sorted and without duplicates, so stored
+// lists compare and diff simply.
+func normalizeTopics(topics []string) []string {
+	if len(topics) == 0 {
+		return nil
+	}
+	out := slices.Clone(topics)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+func sortedKeys(m map[string]struct{}) []string {
+	if len(m) == 0 {
+		return nil
+	}
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Item returns one stored item; the error wraps aggregator.ErrNotFound when
+// there is none.
+func (db *DB) Item(ctx context.Context, source, id string) (aggregator.Item, error) {
+	if err := ctx.Err(); err != nil {
+		return aggregator.Item{}, fmt.Errorf("storage: item %q in %q: %w", id, source, err)
+	}
+	var it aggregator.Item
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketItems).Get(itemKey(source, id))
+		if b == nil {
+			return aggregator.ErrNotFound
+		}
+		var err error
+		it, err = decodeItem(b)
+		return err
+	})
+	if err != nil {
+		return aggregator.Item{}, fmt.Errorf("storage: item %q in %q: %w", id, source, err)
+	}
+	return it, nil
+}
+
+// Items calls fn for every stored item, in source then ID order, inside one
+// read transaction; fn must not write to db (a writer could wait on this
+// reader). An error from fn stops the walk and is returned wrapped.
+func (db *DB) Items(ctx context.Context, fn func(*aggregator.Item) error) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("storage: items: %w", err)
+	}
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketItems).Cursor()
+		n := 0
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if n++; n%256 == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+			it, err := decodeItem(v)
+			if err != nil {
+				return fmt.Errorf("item %q: %w", k, err)
+			}
+			if err := fn(&it); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("storage: items: %w", err)
+	}
+	return nil
+}

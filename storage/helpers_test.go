@@ -1,0 +1,200 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/tributary-news/tributary/aggregator"
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+)
+
+var t0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+
+// openTestDB opens a fresh database in a temp dir whose clock is fixed at
+// now; cleanup runs bbolt's consistency check and closes it.
+func openTestDB(t testing.TB) *DB {
+	t.Helper()
+	return openAt(t, filepath.Join(t.TempDir(), "tributary.db"), Options{Now: func() time.Time { return t0 }})
+}
+
+func openAt(t testing.TB, path string, opts Options) *DB {
+	t.Helper()
+	db, err := Open(path, opts)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() {
+		err := db.bolt.View(func(tx *bolt.Tx) error {
+			var errs []error
+			for err := range tx.Check() {
+				errs = append(errs, err)
+			}
+			return errors.Join(errs...)
+		})
+		if errors.Is(err, bolterrors.ErrDatabaseNotOpen) {
+			return // the test closed it itself
+		}
+		if err != nil {
+			t.Errorf("tx.Check: %v", err)
+		}
+		if err := db.bolt.View(checkIndexes); err != nil {
+			t.Errorf("indexes: %v", err)
+		}
+		if err := db.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return db
+}
+
+// checkIndexes verifies that the indexes and counts are exactly what the
+// stored items imply: no stale keys, none missing.
+func checkIndexes(tx *bolt.Tx) error {
+	wantPub := map[string]bool{}
+	wantTopic := map[string]map[string]bool{}
+	wantCount := map[string]int{}
+	err := tx.Bucket(bucketItems).ForEach(func(k, v []byte) error {
+		it, err := decodeItem(v)
+		if err != nil {
+			return err
+		}
+		if string(k) != string(itemKey(it.Source, it.ID)) {
+			return fmt.Errorf("item %q stored under %q", it.ID, k)
+		}
+		ik := string(indexKey(it.Published, k))
+		wantPub[ik] = true
+		for _, t := range it.Topics {
+			if wantTopic[t] == nil {
+				wantTopic[t] = map[string]bool{}
+			}
+			wantTopic[t][ik] = true
+		}
+		wantCount[it.Source]++
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	sameKeys := func(name string, b *bolt.Bucket, want map[string]bool) error {
+		got := map[string]bool{}
+		if b != nil {
+			_ = b.ForEach(func(k, _ []byte) error { got[string(k)] = true; return nil })
+		}
+		if !maps.Equal(got, want) {
+			return fmt.Errorf("%s index has %d keys %q, want %d %q", name, len(got), slices.Sorted(maps.Keys(got)), len(want), slices.Sorted(maps.Keys(want)))
+		}
+		return nil
+	}
+	if err := sameKeys("published", tx.Bucket(bucketPublished), wantPub); err != nil {
+		return err
+	}
+	topics := tx.Bucket(bucketTopics)
+	err = topics.ForEachBucket(func(k []byte) error {
+		if _, ok := wantTopic[string(k)]; !ok {
+			wantTopic[string(k)] = map[string]bool{}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for name, want := range wantTopic {
+		if err := sameKeys("topic "+name, topics.Bucket([]byte(name)), want); err != nil {
+			return err
+		}
+	}
+	gotCount := map[string]int{}
+	err = tx.Bucket(bucketCounts).ForEach(func(k, _ []byte) error { gotCount[string(k)] = getCount(tx, string(k)); return nil })
+	if err != nil {
+		return err
+	}
+	if !maps.Equal(gotCount, wantCount) {
+		return fmt.Errorf("counts = %v, want %v", gotCount, wantCount)
+	}
+	return tx.Bucket(bucketTombstones).ForEach(func(k, v []byte) error {
+		if len(v) != timeKeyLen {
+			return fmt.Errorf("tombstone %q value %x", k, v)
+		}
+		return nil
+	})
+}
+
+// reconcileAt behaves like the pipeline's Reconcile with a fixed clock: a
+// new item is first seen now and dated now if undated; a stored one keeps
+// its ID, FirstSeen and Published (when the feed gives none) and is
+// rewritten only when its hash, topics or date changed.
+func reconcileAt(now time.Time) func(stored, in *aggregator.Item) bool {
+	return func(stored, in *aggregator.Item) bool {
+		if stored == nil {
+			in.FirstSeen = now
+			if in.Published.IsZero() {
+				in.Published = now
+			}
+			if in.Updated.IsZero() {
+				in.Updated = in.Published
+			}
+			return true
+		}
+		in.ID = stored.ID
+		in.FirstSeen = stored.FirstSeen
+		if in.Published.IsZero() {
+			in.Published = stored.Published
+		}
+		if in.Hash == stored.Hash && in.Published.Equal(stored.Published) &&
+			slices.Equal(normalizeTopics(in.Topics), stored.Topics) {
+			return false
+		}
+		in.Updated = now
+		return true
+	}
+}
+
+func mkItem(id string, pub time.Time, hash string, topics ...string) aggregator.Item {
+	return aggregator.Item{
+		ID: id, Source: "src", Identity: "guid-" + id, Link: "https://example.org/" + id,
+		Title: "Title " + id, Hash: hash, Published: pub, Topics: topics,
+	}
+}
+
+func feed(source string, items ...aggregator.Item) aggregator.FeedUpdate {
+	for i := range items {
+		items[i].Source = source
+	}
+	return aggregator.FeedUpdate{
+		Source:    source,
+		State:     aggregator.SourceState{Source: source, ETag: `"v1"`, LastPolled: t0, LastStatus: 200, ItemCount: 999},
+		Items:     items,
+		Reconcile: reconcileAt(t0),
+	}
+}
+
+// keyCounts counts the keys of the retention index and of every topic index.
+func keyCounts(t testing.TB, db *DB) (published int, topics map[string]int) {
+	t.Helper()
+	topics = map[string]int{}
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		published = tx.Bucket(bucketPublished).Stats().KeyN
+		return tx.Bucket(bucketTopics).ForEachBucket(func(k []byte) error {
+			topics[string(k)] = tx.Bucket(bucketTopics).Bucket(k).Stats().KeyN
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return published, topics
+}
+
+func ids(items []aggregator.Item) []string {
+	out := make([]string, len(items))
+	for i, it := range items {
+		out[i] = it.ID
+	}
+	return out
+}

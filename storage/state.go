@@ -1,0 +1,87 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/tributary-news/tributary/aggregator"
+	bolt "go.etcd.io/bbolt"
+)
+
+// SourceState returns the stored state of source, or a zero state with
+// Source set when it was never stored. ItemCount is always filled.
+func (db *DB) SourceState(ctx context.Context, source string) (aggregator.SourceState, error) {
+	if err := ctx.Err(); err != nil {
+		return aggregator.SourceState{}, fmt.Errorf("storage: source state %q: %w", source, err)
+	}
+	var st aggregator.SourceState
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		var err error
+		st, err = getState(tx, source)
+		return err
+	})
+	if err != nil {
+		return aggregator.SourceState{}, fmt.Errorf("storage: source state %q: %w", source, err)
+	}
+	return st, nil
+}
+
+// SaveState stores a source's state alone. ItemCount is ignored: storage
+// keeps the count.
+func (db *DB) SaveState(ctx context.Context, state aggregator.SourceState) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("storage: save state %q: %w", state.Source, err)
+	}
+	if state.Source == "" {
+		return fmt.Errorf("storage: save state: empty source name")
+	}
+	err := db.bolt.Update(func(tx *bolt.Tx) error { return putState(tx, &state) })
+	if err != nil {
+		return fmt.Errorf("storage: save state %q: %w", state.Source, err)
+	}
+	return nil
+}
+
+// SourceStates returns every stored state sorted by Source (the bucket's
+// key order), ItemCount filled.
+func (db *DB) SourceStates(ctx context.Context) ([]aggregator.SourceState, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("storage: source states: %w", err)
+	}
+	var out []aggregator.SourceState
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketStates).ForEach(func(k, v []byte) error {
+			st, err := decodeState(string(k), v)
+			if err != nil {
+				return fmt.Errorf("source %q: %w", k, err)
+			}
+			st.ItemCount = getCount(tx, st.Source)
+			out = append(out, st)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("storage: source states: %w", err)
+	}
+	return out, nil
+}
+
+func getState(tx *bolt.Tx, source string) (aggregator.SourceState, error) {
+	st := aggregator.SourceState{Source: source}
+	if v := tx.Bucket(bucketStates).Get([]byte(source)); v != nil {
+		var err error
+		if st, err = decodeState(source, v); err != nil {
+			return aggregator.SourceState{}, err
+		}
+	}
+	st.ItemCount = getCount(tx, source)
+	return st, nil
+}
+
+func putState(tx *bolt.Tx, st *aggregator.SourceState) error {
+	b, err := encodeState(st)
+	if err != nil {
+		return err
+	}
+	return tx.Bucket(bucketStates).Put([]byte(st.Source), b)
+}

@@ -1,0 +1,149 @@
+// Package storage owns tributary's on-disk state: one bbolt file holding the
+// stored items, the per-source polling state, the topic and retention
+// indexes, tombstones of pruned items and the topic fingerprints. It
+// implements aggregator.Store and the read methods publish and the CLI use.
+// Every public method is one transaction built from helpers that take the tx.
+package storage
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/tributary-news/tributary/aggregator"
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+)
+
+// schemaVersion is the layout this code reads and writes. Bump it (and add a
+// migration in Open) when buckets or keys change shape.
+const schemaVersion = 1
+
+// Top-level buckets. Item keys are source + "\x00" + item ID everywhere.
+var (
+	bucketMeta       = []byte("meta")       // "schema" → uint32
+	bucketItems      = []byte("items")      // item key → item record
+	bucketPublished  = []byte("published")  // time key + item key → empty; retention index
+	bucketTopics     = []byte("topics")     // one nested bucket per topic: time key + item key → empty
+	bucketTopicFP    = []byte("topic_fp")   // topic name → fingerprint
+	bucketStates     = []byte("states")     // source → state record
+	bucketCounts     = []byte("counts")     // source → uint64 item count
+	bucketTombstones = []byte("tombstones") // item key → time key of deletion
+
+	keySchema = []byte("schema")
+)
+
+var allBuckets = [][]byte{
+	bucketMeta, bucketItems, bucketPublished, bucketTopics,
+	bucketTopicFP, bucketStates, bucketCounts, bucketTombstones,
+}
+
+// ErrLocked is matched (errors.Is) by the error Open returns when another
+// process, or another Open in this one, holds the database.
+var ErrLocked = errors.New("storage: database is in use by another tributary process")
+
+// ErrNewerSchema is matched by the error Open returns for a database written
+// by a newer tributary.
+var ErrNewerSchema = errors.New("database was written by a newer tributary")
+
+// Compile-time check that DB is what the pipeline needs.
+var _ aggregator.Store = (*DB)(nil)
+
+// Options configure Open. The zero value is usable.
+type Options struct {
+	// Timeout bounds the wait for the file lock; bbolt would otherwise
+	// block forever. Default 2s.
+	Timeout time.Duration
+	// Logger receives debug summaries of maintenance passes. Default: discard.
+	Logger *slog.Logger
+	// Now is the clock for tombstone times. Default time.Now.
+	Now func() time.Time
+}
+
+// DB is an open tributary database. It is safe for concurrent use.
+type DB struct {
+	bolt *bolt.DB
+	path string
+	log  *slog.Logger
+	now  func() time.Time
+}
+
+// lockedError keeps the path in the message while matching ErrLocked and
+// still unwrapping to bbolt's timeout.
+type lockedError struct{ path string }
+
+func (e *lockedError) Error() string {
+	return fmt.Sprintf("storage: database %s is in use by another tributary process", e.path)
+}
+func (e *lockedError) Is(target error) bool { return target == ErrLocked }
+func (e *lockedError) Unwrap() error        { return bolterrors.ErrTimeout }
+
+// Open opens (creating if needed) the database at path.
+func Open(path string, opts Options) (*DB, error) {
+	if opts.Timeout <= 0 {
+		opts.Timeout = 2 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("storage: open %s: %w", path, err)
+	}
+	bdb, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout: opts.Timeout,
+		// The hashmap freelist stays fast as the file fragments.
+		FreelistType: bolt.FreelistMapType,
+	})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return nil, &lockedError{path: path}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("storage: open %s: %w", path, err)
+	}
+	if err := bdb.Update(initSchema); err != nil {
+		_ = bdb.Close()
+		return nil, fmt.Errorf("storage: open %s: %w", path, err)
+	}
+	return &DB{bolt: bdb, path: path, log: opts.Logger, now: opts.Now}, nil
+}
+
+// initSchema creates missing buckets and records or checks the schema version.
+func initSchema(tx *bolt.Tx) error {
+	for _, name := range allBuckets {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return fmt.Errorf("create bucket %s: %w", name, err)
+		}
+	}
+	meta := tx.Bucket(bucketMeta)
+	v := meta.Get(keySchema)
+	if v == nil {
+		var b [4]byte
+		binary.BigEndian.PutUint32(b[:], schemaVersion)
+		return meta.Put(keySchema, b[:])
+	}
+	if len(v) != 4 {
+		return fmt.Errorf("schema version record is %d bytes, want 4", len(v))
+	}
+	if got := binary.BigEndian.Uint32(v); got > schemaVersion {
+		return fmt.Errorf("%w (schema version %d, this tributary knows up to %d)", ErrNewerSchema, got, schemaVersion)
+	}
+	return nil
+}
+
+// Close closes the database, waiting for open transactions.
+func (db *DB) Close() error {
+	if err := db.bolt.Close(); err != nil {
+		return fmt.Errorf("storage: close %s: %w", db.path, err)
+	}
+	return nil
+}
+
+// Path is the database file's path.
+func (db *DB) Path() string { return db.path }
