@@ -1,0 +1,377 @@
+package publish
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+const (
+	// feedCacheControl lets readers and proxies reuse a topic feed briefly;
+	// after that they revalidate with the ETag.
+	feedCacheControl = "public, max-age=60"
+	// renderTimeout bounds one render, which runs detached from the
+	// request that started it (other requests may be waiting for it).
+	renderTimeout = 30 * time.Second
+	// indexCSP allows the status page its inline stylesheet and nothing
+	// else: it has no scripts, frames or forms.
+	indexCSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+
+// errUnknownTopic is returned for a topic that is not configured.
+var errUnknownTopic = errors.New("unknown topic")
+
+// errRenderAborted is what waiters see when a render panicked.
+var errRenderAborted = errors.New("render aborted")
+
+// Handler serves the topic feeds, the OPML list, /sources.json, the status
+// page and /healthz. Topic feeds are rendered once per change and cached,
+// identity and gzip'd, until Invalidate or SetConfig.
+type Handler struct {
+	// Now is the clock for the status page; nil means time.Now. Set it
+	// before serving.
+	Now func() time.Time
+
+	store  Store
+	logger *slog.Logger
+	san    *sanitizer
+	index  *template.Template
+	mux    *http.ServeMux
+
+	mu    sync.Mutex // guards site and cache
+	site  *site
+	cache map[cacheKey]*cacheEntry
+}
+
+type cacheKey struct {
+	topic  string
+	format string
+}
+
+// cacheEntry is one topic feed in one format: being rendered until done is
+// closed, then the result. Requests that find an entry wait for it instead
+// of rendering again.
+type cacheEntry struct {
+	done chan struct{}
+	feed *renderedFeed
+	err  error
+}
+
+// renderedFeed is a rendered topic feed, ready to serve.
+type renderedFeed struct {
+	body    []byte
+	gz      []byte
+	etag    string // strong: sha256 of body
+	gzETag  string // strong: the same with a "-gz" suffix
+	modTime time.Time
+	items   int
+}
+
+// NewHandler returns a Handler serving cfg from store. A nil logger
+// discards logs.
+func NewHandler(store Store, cfg Config, logger *slog.Logger) *Handler {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	h := &Handler{
+		store:  store,
+		logger: logger,
+		san:    newSanitizer(),
+		index:  newIndexTemplate(),
+		site:   newSite(cfg),
+		cache:  make(map[cacheKey]*cacheEntry),
+	}
+	mux := http.NewServeMux()
+	// A GET pattern also matches HEAD; other methods on these paths get
+	// 405 with an Allow header from the mux.
+	mux.HandleFunc("GET /{$}", h.serveIndex)
+	mux.HandleFunc("GET /topics/{file}", h.serveFeed)
+	mux.HandleFunc("GET /topics.opml", h.serveOPML)
+	mux.HandleFunc("GET /sources.json", h.serveSources)
+	mux.HandleFunc("GET /healthz", h.serveHealth)
+	h.mux = mux
+	return h
+}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	h.mux.ServeHTTP(w, r)
+}
+
+// Invalidate drops the cached renders of the named topics, or of every
+// topic when none is named. Call it after storing items.
+func (h *Handler) Invalidate(topics ...string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(topics) == 0 {
+		clear(h.cache)
+		return
+	}
+	for _, t := range topics {
+		for _, f := range formats() {
+			delete(h.cache, cacheKey{topic: t, format: f.name})
+		}
+	}
+}
+
+// SetConfig swaps the configuration in and drops every cached render.
+func (h *Handler) SetConfig(cfg Config) {
+	s := newSite(cfg)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.site = s
+	// A new map rather than clear: renders still running hold the old
+	// entries, and must not be found by requests under the new config.
+	h.cache = make(map[cacheKey]*cacheEntry)
+}
+
+func (h *Handler) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
+}
+
+func (h *Handler) currentSite() *site {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.site
+}
+
+// feed returns the rendered feed of a topic, rendering it if no render is
+// cached or under way.
+func (h *Handler) feed(ctx context.Context, topic string, f format) (*renderedFeed, error) {
+	key := cacheKey{topic: topic, format: f.name}
+	h.mu.Lock()
+	s := h.site
+	t, ok := s.topics[topic]
+	if !ok {
+		h.mu.Unlock()
+		return nil, errUnknownTopic
+	}
+	if e, ok := h.cache[key]; ok {
+		h.mu.Unlock()
+		select {
+		case <-e.done:
+			return e.feed, e.err
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	e := &cacheEntry{done: make(chan struct{}), err: errRenderAborted}
+	h.cache[key] = e
+	h.mu.Unlock()
+
+	defer func() {
+		if e.err != nil {
+			// Do not cache a failure: the next request tries again.
+			h.mu.Lock()
+			if h.cache[key] == e {
+				delete(h.cache, key)
+			}
+			h.mu.Unlock()
+		}
+		close(e.done)
+	}()
+	// Detached from the request: others may be waiting for this render.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), renderTimeout)
+	defer cancel()
+	e.feed, e.err = h.renderFeed(rctx, s, t.Name, f)
+	return e.feed, e.err
+}
+
+func (h *Handler) renderFeed(ctx context.Context, s *site, topic string, f format) (*renderedFeed, error) {
+	start := time.Now()
+	v, err := buildView(ctx, h.store, s, h.san, s.topics[topic])
+	if err != nil {
+		return nil, err
+	}
+	body, err := render(v, s, f)
+	if err != nil {
+		return nil, fmt.Errorf("publish: render %s of topic %q: %w", f.name, topic, err)
+	}
+	rf, err := newRenderedFeed(body, v.Updated)
+	if err != nil {
+		return nil, fmt.Errorf("publish: compress %s of topic %q: %w", f.name, topic, err)
+	}
+	rf.items = len(v.Entries)
+	h.logger.Debug("rendered feed", "topic", topic, "format", f.name, "items", rf.items,
+		"bytes", len(body), "gzip_bytes", len(rf.gz), "duration", time.Since(start))
+	return rf, nil
+}
+
+func newRenderedFeed(body []byte, modTime time.Time) (*renderedFeed, error) {
+	var gz bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&gz, gzip.BestCompression)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := zw.Write(body); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(body)
+	tag := hex.EncodeToString(sum[:])
+	return &renderedFeed{
+		body:    body,
+		gz:      gz.Bytes(),
+		etag:    `"` + tag + `"`,
+		gzETag:  `"` + tag + `-gz"`,
+		modTime: modTime,
+	}, nil
+}
+
+func (h *Handler) serveFeed(w http.ResponseWriter, r *http.Request) {
+	file := r.PathValue("file")
+	dot := strings.LastIndexByte(file, '.')
+	if dot <= 0 {
+		http.NotFound(w, r)
+		return
+	}
+	f, ok := formatByExt(file[dot+1:])
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	topic := file[:dot]
+	rf, err := h.feed(r.Context(), topic, f)
+	switch {
+	case errors.Is(err, errUnknownTopic):
+		http.NotFound(w, r)
+		return
+	case err != nil && r.Context().Err() != nil:
+		return // the client went away while waiting
+	case err != nil:
+		h.logger.Error("serve feed", "topic", topic, "format", f.name, "err", err)
+		http.Error(w, "internal server error", http.StatusInternalServerError)
+		return
+	}
+	hd := w.Header()
+	hd.Set("Content-Type", f.contentType)
+	hd.Set("Cache-Control", feedCacheControl)
+	hd.Add("Vary", "Accept-Encoding")
+	body, etag := rf.body, rf.etag
+	if acceptsGzip(r.Header.Values("Accept-Encoding")) {
+		body, etag = rf.gz, rf.gzETag
+		hd.Set("Content-Encoding", "gzip")
+	}
+	hd.Set("ETag", etag)
+	http.ServeContent(w, r, "", rf.modTime, bytes.NewReader(body))
+}
+
+// acceptsGzip reports whether an Accept-Encoding header allows gzip: named
+// (or x-gzip) with a q-value above zero, or covered by "*" when not named.
+func acceptsGzip(values []string) bool {
+	gzipQ, anyQ := -1.0, -1.0
+	for _, v := range values {
+		for part := range strings.SplitSeq(v, ",") {
+			coding, params, _ := strings.Cut(part, ";")
+			q := qValue(params)
+			switch strings.ToLower(strings.TrimSpace(coding)) {
+			case "gzip", "x-gzip":
+				gzipQ = max(gzipQ, q)
+			case "*":
+				anyQ = max(anyQ, q)
+			}
+		}
+	}
+	if gzipQ >= 0 {
+		return gzipQ > 0
+	}
+	return anyQ > 0
+}
+
+// qValue reads the q parameter of one Accept-Encoding element: 1 when
+// absent, 0 when malformed or out of range.
+func qValue(params string) float64 {
+	for p := range strings.SplitSeq(params, ";") {
+		k, v, ok := strings.Cut(p, "=")
+		if !ok || !strings.EqualFold(strings.TrimSpace(k), "q") {
+			continue
+		}
+		q, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if err != nil || q < 0 || q > 1 {
+			return 0
+		}
+		return q
+	}
+	return 1
+}
+
+func (h *Handler) serveOPML(w http.ResponseWriter, r *http.Request) {
+	body, err := renderOPML(h.currentSite())
+	if err != nil {
+		h.logger.Error("serve opml", "err", err)
+		http.Error(w, "internal server error", http.StatusInternalServerError)
+		return
+	}
+	serveTagged(w, r, contentTypeOPML, feedCacheControl, body)
+}
+
+func (h *Handler) serveSources(w http.ResponseWriter, r *http.Request) {
+	health, err := loadSourceHealth(r.Context(), h.store, h.currentSite())
+	if err == nil {
+		var body []byte
+		if body, err = renderSources(health); err == nil {
+			serveTagged(w, r, contentTypeJSON, "no-cache", body)
+			return
+		}
+	}
+	if r.Context().Err() == nil {
+		h.logger.Error("serve sources", "err", err)
+		http.Error(w, "internal server error", http.StatusInternalServerError)
+	}
+}
+
+func (h *Handler) serveIndex(w http.ResponseWriter, r *http.Request) {
+	p, err := buildIndex(r.Context(), h.store, h.currentSite(), h.now())
+	if err == nil {
+		var body []byte
+		if body, err = renderIndex(h.index, p); err == nil {
+			hd := w.Header()
+			hd.Set("Content-Type", contentTypeHTML)
+			hd.Set("Cache-Control", "no-cache")
+			hd.Set("Content-Security-Policy", indexCSP)
+			hd.Set("Referrer-Policy", "no-referrer")
+			http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(body))
+			return
+		}
+	}
+	if r.Context().Err() == nil {
+		h.logger.Error("serve index", "err", err)
+		http.Error(w, "internal server error", http.StatusInternalServerError)
+	}
+}
+
+func (h *Handler) serveHealth(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if r.Method != http.MethodHead {
+		_, _ = w.Write([]byte("ok"))
+	}
+}
+
+// serveTagged serves a small document with a strong ETag of its bytes, so
+// clients can revalidate it.
+func serveTagged(w http.ResponseWriter, r *http.Request, contentType, cacheControl string, body []byte) {
+	sum := sha256.Sum256(body)
+	hd := w.Header()
+	hd.Set("Content-Type", contentType)
+	hd.Set("Cache-Control", cacheControl)
+	hd.Set("ETag", `"`+hex.EncodeToString(sum[:])+`"`)
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(body))
+}
