@@ -1,0 +1,147 @@
+package query
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// topics20 are realistic topic queries of the kinds an aggregator runs.
+var topics20 = []string{
+	`"human rights" OR human-rights OR amnesty`,
+	`title:forum* -sport`,
+	`(climate OR "global warming" OR "energy transition") -opinion`,
+	`category:world (geneva OR genève OR "united nations" OR UN)`,
+	`surveillance OR spyware OR "facial recognition"`,
+	`"supply chain*" OR "forced labour" OR "forced labor"`,
+	`source:public-broadcaster europe*`,
+	`(eu OR "european union" OR brussels) AND (sanction* OR tariff*)`,
+	`migrant* OR refugee* OR asylum`,
+	`lithium OR cobalt OR "rare earth*" OR mining`,
+	`title:election OR title:vote* OR summary:ballot`,
+	`switzerland OR swiss OR zurich OR bern`,
+	`"due diligence" -"press release"`,
+	`indigenous NOT (film OR festival)`,
+	`author:"jane doe" OR author:smith`,
+	`market* AND (shares OR stocks OR index) -crypto`,
+	`"civil society" OR ngo OR "non-governmental"`,
+	`artificial-intelligence OR ai OR "machine learning"`,
+	`title:"breaking news" OR urgent`,
+	`人权 OR 论坛 OR 日内瓦`,
+}
+
+func loadItem(tb testing.TB, name string) string {
+	tb.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return string(b)
+}
+
+func enFields(tb testing.TB) Fields {
+	return Fields{
+		Title:      "UN forum in Genève: human-rights defenders warn of spyware and forced labour",
+		Summary:    loadItem(tb, "news_en.html"),
+		Categories: []string{"World", "Europe", "Human Rights"},
+		Authors:    []string{"Amélie Dupont"},
+		Source:     "swiss-wire",
+		SourceTags: []string{"europe", "public-broadcaster"},
+	}
+}
+
+func zhFields(tb testing.TB) Fields {
+	return Fields{
+		Title:      "联合国工商业与人权论坛在日内瓦开幕",
+		Summary:    loadItem(tb, "news_zh.html"),
+		Categories: []string{"国际", "人权"},
+		Source:     "xinhua",
+	}
+}
+
+func parseTopics(tb testing.TB) []*Query {
+	qs := make([]*Query, len(topics20))
+	for i, s := range topics20 {
+		q, err := Parse(s)
+		if err != nil {
+			tb.Fatalf("topic %d %q: %v", i, s, err)
+		}
+		qs[i] = q
+	}
+	return qs
+}
+
+func TestBenchmarkTopics(t *testing.T) {
+	qs := parseTopics(t)
+	en, zh := NewDocument(enFields(t)), NewDocument(zhFields(t))
+	var nEN, nZH int
+	for _, q := range qs {
+		if q.Match(en) {
+			nEN++
+		}
+		if q.Match(zh) {
+			nZH++
+		}
+	}
+	// Sanity: the benchmark exercises both outcomes.
+	if nEN < 5 || nEN > 18 || nZH != 1 {
+		t.Fatalf("matched en=%d zh=%d", nEN, nZH)
+	}
+}
+
+func BenchmarkNewDocument(b *testing.B) {
+	f := enFields(b)
+	b.SetBytes(int64(len(f.Title) + len(f.Summary)))
+	b.ReportAllocs()
+	for b.Loop() {
+		NewDocument(f)
+	}
+}
+
+func BenchmarkNewDocumentCJK(b *testing.B) {
+	f := zhFields(b)
+	b.SetBytes(int64(len(f.Title) + len(f.Summary)))
+	b.ReportAllocs()
+	for b.Loop() {
+		NewDocument(f)
+	}
+}
+
+func benchmarkMatch(b *testing.B, f Fields) {
+	qs := parseTopics(b)
+	d := NewDocument(f)
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, q := range qs {
+			q.Match(d)
+		}
+	}
+}
+
+// BenchmarkMatch20Topics matches 20 topics against a prepared document.
+func BenchmarkMatch20Topics(b *testing.B) { benchmarkMatch(b, enFields(b)) }
+
+// BenchmarkMatch20TopicsCJK is the same against a Chinese item.
+func BenchmarkMatch20TopicsCJK(b *testing.B) { benchmarkMatch(b, zhFields(b)) }
+
+// BenchmarkItem20Topics is the whole per-item cost: normalise once, match 20.
+func BenchmarkItem20Topics(b *testing.B) {
+	qs := parseTopics(b)
+	f := enFields(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		d := NewDocument(f)
+		for _, q := range qs {
+			q.Match(d)
+		}
+	}
+}
+
+func BenchmarkParse(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, s := range topics20[:10] {
+			Parse(s)
+		}
+	}
+}
