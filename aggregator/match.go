@@ -1,0 +1,125 @@
+package aggregator
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/tributary-news/tributary/aggregator/query"
+)
+
+// TopicMatcher decides which topics an item belongs to: the topic's query
+// must match and the item's source must be one the topic allows. It is
+// immutable, so one matcher can serve concurrent polls; a new config makes
+// a new matcher.
+type TopicMatcher struct {
+	topics     []compiledTopic
+	sourceTags map[string][]string // source name → its tags
+}
+
+type compiledTopic struct {
+	name        string
+	query       *query.Query
+	allowAll    bool
+	allowed     map[string]bool // source names and "tag:NAME" entries
+	fingerprint string
+}
+
+// NewTopicMatcher compiles the topics' queries. sources supplies the tags
+// that "tag:NAME" entries and source: terms refer to.
+func NewTopicMatcher(topics []Topic, sources []Source) (*TopicMatcher, error) {
+	m := &TopicMatcher{sourceTags: make(map[string][]string, len(sources))}
+	for _, s := range sources {
+		m.sourceTags[s.Name] = s.Tags
+	}
+	for _, t := range topics {
+		q, err := query.Parse(t.Query)
+		if err != nil {
+			return nil, fmt.Errorf("topic %q: query: %w", t.Name, err)
+		}
+		ct := compiledTopic{name: t.Name, query: q, allowAll: len(t.Sources) == 0}
+		if !ct.allowAll {
+			ct.allowed = make(map[string]bool, len(t.Sources))
+			for _, s := range t.Sources {
+				ct.allowed[s] = true
+			}
+		}
+		ct.fingerprint = topicFingerprint(q, t.Sources)
+		m.topics = append(m.topics, ct)
+	}
+	return m, nil
+}
+
+// topicFingerprint changes whenever what a topic selects changes: its
+// parsed query (so reformatting a query does not force a rematch) and its
+// source restriction.
+func topicFingerprint(q *query.Query, sources []string) string {
+	sorted := slices.Clone(sources)
+	slices.Sort(sorted)
+	sum := sha256.Sum256([]byte(q.String() + "\x00" + strings.Join(sorted, "\x00")))
+	return hex.EncodeToString(sum[:8])
+}
+
+func (ct *compiledTopic) allows(source string, tags []string) bool {
+	if ct.allowAll || ct.allowed[source] {
+		return true
+	}
+	for _, tag := range tags {
+		if ct.allowed["tag:"+tag] {
+			return true
+		}
+	}
+	return false
+}
+
+// document normalises an item once for matching against every topic.
+func (m *TopicMatcher) document(it *Item) *query.Document {
+	return query.NewDocument(query.Fields{
+		Title:      it.Title,
+		Summary:    it.Summary,
+		Content:    it.Content,
+		Categories: it.Categories,
+		Authors:    it.Authors,
+		Source:     it.Source,
+		SourceTags: m.sourceTags[it.Source],
+	})
+}
+
+// Match returns the names of the topics the item belongs to, in config
+// order. The item's text is normalised once and shared across topics.
+func (m *TopicMatcher) Match(it *Item) []string {
+	var names []string
+	var doc *query.Document
+	tags := m.sourceTags[it.Source]
+	for i := range m.topics {
+		ct := &m.topics[i]
+		if !ct.allows(it.Source, tags) {
+			continue
+		}
+		if doc == nil {
+			doc = m.document(it)
+		}
+		if ct.query.Match(doc) {
+			names = append(names, ct.name)
+		}
+	}
+	return names
+}
+
+// Memberships describes every topic for Store.SyncTopics.
+func (m *TopicMatcher) Memberships() []TopicMembership {
+	out := make([]TopicMembership, 0, len(m.topics))
+	for i := range m.topics {
+		ct := &m.topics[i]
+		out = append(out, TopicMembership{
+			Name:        ct.name,
+			Fingerprint: ct.fingerprint,
+			Match: func(it *Item) bool {
+				return ct.allows(it.Source, m.sourceTags[it.Source]) && ct.query.Match(m.document(it))
+			},
+		})
+	}
+	return out
+}

@@ -1,0 +1,273 @@
+package aggregator_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tributary-news/tributary/aggregator"
+	"github.com/tributary-news/tributary/storage"
+)
+
+var testNow = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+
+func openStore(t *testing.T) *storage.DB {
+	t.Helper()
+	db, err := storage.Open(filepath.Join(t.TempDir(), "tributary.db"), storage.Options{Now: func() time.Time { return testNow }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func newTestPoller(t *testing.T, store aggregator.Store, topics []aggregator.Topic, opts func(*aggregator.PollerOptions)) *aggregator.Poller {
+	t.Helper()
+	matcher, err := aggregator.NewTopicMatcher(topics, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := aggregator.PollerOptions{
+		Store:       store,
+		Fetcher:     aggregator.NewFetcher(aggregator.FetcherOptions{Timeout: 5 * time.Second, MaxBodyBytes: 1 << 20}),
+		Matcher:     matcher,
+		Concurrency: 2,
+		Now:         func() time.Time { return testNow },
+		NextPoll:    func(aggregator.Source, time.Time) time.Time { return testNow.Add(time.Hour) },
+	}
+	if opts != nil {
+		opts(&o)
+	}
+	return aggregator.NewPoller(o)
+}
+
+func rssFeed(items ...string) string {
+	return `<?xml version="1.0"?><rss version="2.0"><channel><title>T</title><link>https://t.example/</link>` +
+		`<description>d</description>` + strings.Join(items, "") + `</channel></rss>`
+}
+
+func rssItem(guid, title, pubDate string) string {
+	date := ""
+	if pubDate != "" {
+		date = "<pubDate>" + pubDate + "</pubDate>"
+	}
+	return fmt.Sprintf(`<item><guid>%s</guid><title>%s</title><link>https://t.example/%s</link>%s<description>%s body</description></item>`,
+		guid, title, guid, date, title)
+}
+
+// serveBody serves whatever body points at, as RSS.
+func serveBody(t *testing.T, body *atomic.Value) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/rss+xml")
+		io.WriteString(w, body.Load().(string))
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func TestPollDates(t *testing.T) {
+	tests := []struct {
+		name          string
+		pubDate       string
+		maxAge        time.Duration
+		wantNew       int
+		wantPublished time.Time
+	}{
+		{"date kept", "Fri, 10 Dec 2021 14:26:00 GMT", 0, 1, time.Date(2021, 12, 10, 14, 26, 0, 0, time.UTC)},
+		{"missing date becomes first seen", "", 0, 1, testNow},
+		{"garbage date becomes first seen", "yesterday-ish", 0, 1, testNow},
+		{"far future becomes first seen", "Mon, 01 Jan 2035 00:00:00 GMT", 0, 1, testNow},
+		{"within a day ahead kept", testNow.Add(3 * time.Hour).Format(time.RFC1123), 0, 1, testNow.Add(3 * time.Hour)},
+		{"older than retention dropped at ingest", "Fri, 10 Dec 2021 14:26:00 GMT", 720 * time.Hour, 0, time.Time{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var body atomic.Value
+			body.Store(rssFeed(rssItem("a", "Alpha", tt.pubDate)))
+			srv := serveBody(t, &body)
+			db := openStore(t)
+			p := newTestPoller(t, db, nil, func(o *aggregator.PollerOptions) { o.MaxAge = tt.maxAge })
+			res := p.Poll(t.Context(), aggregator.Source{Name: "s", URL: srv.URL})
+			if res.Err != nil {
+				t.Fatal(res.Err)
+			}
+			if res.New != tt.wantNew {
+				t.Fatalf("new = %d, want %d", res.New, tt.wantNew)
+			}
+			if tt.wantNew == 0 {
+				return
+			}
+			it, err := db.Item(t.Context(), "s", aggregator.ItemID("s", "a"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !it.Published.Equal(tt.wantPublished) {
+				t.Errorf("published = %v, want %v", it.Published, tt.wantPublished)
+			}
+			if !it.FirstSeen.Equal(testNow) {
+				t.Errorf("first seen = %v, want %v", it.FirstSeen, testNow)
+			}
+		})
+	}
+}
+
+func TestPollDedupAndUpdate(t *testing.T) {
+	var body atomic.Value
+	body.Store(rssFeed(rssItem("a", "Forum opens", "Fri, 10 Dec 2021 14:26:00 GMT"), rssItem("b", "Storm", "")))
+	srv := serveBody(t, &body)
+	db := openStore(t)
+	now := testNow
+	p := newTestPoller(t, db, []aggregator.Topic{{Name: "forum", Query: "forum"}}, func(o *aggregator.PollerOptions) {
+		o.Now = func() time.Time { return now }
+	})
+	src := aggregator.Source{Name: "s", URL: srv.URL}
+
+	res := p.Poll(t.Context(), src)
+	if res.Err != nil || res.New != 2 {
+		t.Fatalf("first poll: %+v", res)
+	}
+	if want := []string{"forum"}; strings.Join(res.ChangedTopics, ",") != "forum" {
+		t.Errorf("changed topics = %v, want %v", res.ChangedTopics, want)
+	}
+	first, _ := db.Item(t.Context(), "s", aggregator.ItemID("s", "a"))
+	undated, _ := db.Item(t.Context(), "s", aggregator.ItemID("s", "b"))
+
+	// Same body again: nothing new, no write.
+	now = now.Add(time.Hour)
+	if res := p.Poll(t.Context(), src); res.Err != nil || !res.NotModified || res.New+res.Updated != 0 {
+		t.Fatalf("identical body: %+v", res)
+	}
+
+	// One item reworded, and the feed reordered: updated in place, the
+	// undated item keeps its first-seen date as published.
+	now = now.Add(time.Hour)
+	body.Store(rssFeed(rssItem("b", "Storm", ""), rssItem("a", "Forum opens in Beijing", "Fri, 10 Dec 2021 14:26:00 GMT")))
+	res = p.Poll(t.Context(), src)
+	if res.Err != nil || res.New != 0 || res.Updated != 1 || res.Unchanged != 1 {
+		t.Fatalf("changed poll: %+v", res)
+	}
+	got, _ := db.Item(t.Context(), "s", aggregator.ItemID("s", "a"))
+	if got.ID != first.ID || !got.FirstSeen.Equal(first.FirstSeen) || !got.Published.Equal(first.Published) {
+		t.Errorf("identity moved: %+v, was %+v", got, first)
+	}
+	if !got.Updated.Equal(now) || got.Title != "Forum opens in Beijing" {
+		t.Errorf("updated = %v title %q, want %v and the new title", got.Updated, got.Title, now)
+	}
+	undatedNow, _ := db.Item(t.Context(), "s", aggregator.ItemID("s", "b"))
+	if !undatedNow.Published.Equal(undated.Published) {
+		t.Errorf("undated item's published moved from %v to %v", undated.Published, undatedNow.Published)
+	}
+	items, _ := db.TopicItems(t.Context(), "forum", 0)
+	if len(items) != 1 || items[0].Title != "Forum opens in Beijing" {
+		t.Errorf("topic forum = %+v", items)
+	}
+	st, _ := db.SourceState(t.Context(), "s")
+	if st.ItemCount != 2 {
+		t.Errorf("item count = %d, want 2", st.ItemCount)
+	}
+}
+
+func TestPollFailureKeepsItems(t *testing.T) {
+	var body atomic.Value
+	body.Store(rssFeed(rssItem("a", "Alpha", "")))
+	fail := atomic.Bool{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if fail.Load() {
+			w.Header().Set("Content-Type", "text/html")
+			io.WriteString(w, `<!doctype html><html><head><title>Oops</title></head><body>maintenance</body></html>`)
+			return
+		}
+		io.WriteString(w, body.Load().(string))
+	}))
+	defer srv.Close()
+	db := openStore(t)
+	p := newTestPoller(t, db, nil, nil)
+	src := aggregator.Source{Name: "s", URL: srv.URL}
+	if res := p.Poll(t.Context(), src); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	fail.Store(true)
+	for i := 1; i <= 2; i++ {
+		res := p.Poll(t.Context(), src)
+		if res.Err == nil || !strings.Contains(res.Err.Error(), "not a feed") {
+			t.Fatalf("poll %d: err = %v, want an HTML-page error", i, res.Err)
+		}
+		st, _ := db.SourceState(t.Context(), "s")
+		if st.ConsecutiveFailures != i || st.LastError == "" || st.LastStatus != 200 || st.ItemCount != 1 {
+			t.Errorf("after failure %d: %+v", i, st)
+		}
+	}
+	fail.Store(false)
+	body.Store(rssFeed(rssItem("a", "Alpha", ""), rssItem("b", "Beta", "")))
+	if res := p.Poll(t.Context(), src); res.Err != nil || res.New != 1 {
+		t.Fatalf("recovery: %+v", res)
+	}
+	st, _ := db.SourceState(t.Context(), "s")
+	if st.ConsecutiveFailures != 0 || st.LastError != "" {
+		t.Errorf("state not reset on success: %+v", st)
+	}
+}
+
+// panickyStore panics when a feed is saved, as a bug in one source's
+// handling would.
+type panickyStore struct{ aggregator.Store }
+
+func (panickyStore) SaveFeed(context.Context, aggregator.FeedUpdate) (aggregator.SaveResult, error) {
+	panic("boom")
+}
+
+func TestPollRecoversPanic(t *testing.T) {
+	var body atomic.Value
+	body.Store(rssFeed(rssItem("a", "Alpha", "")))
+	srv := serveBody(t, &body)
+	db := openStore(t)
+	p := newTestPoller(t, panickyStore{db}, nil, nil)
+	res := p.Poll(t.Context(), aggregator.Source{Name: "s", URL: srv.URL})
+	if res.Err == nil || !strings.Contains(res.Err.Error(), "boom") {
+		t.Fatalf("err = %v, want the panic recorded", res.Err)
+	}
+	st, _ := db.SourceState(t.Context(), "s")
+	if !strings.Contains(st.LastError, "boom") || st.ConsecutiveFailures != 1 {
+		t.Errorf("state = %+v, want the panic as the source's error", st)
+	}
+}
+
+func TestPollConcurrencyLimit(t *testing.T) {
+	var inFlight, peak atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		for {
+			p := peak.Load()
+			if n <= p || peak.CompareAndSwap(p, n) {
+				break
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+		io.WriteString(w, rssFeed(rssItem(r.URL.Path, "x", "")))
+	}))
+	defer srv.Close()
+	db := openStore(t)
+	p := newTestPoller(t, db, nil, func(o *aggregator.PollerOptions) { o.Concurrency = 3 })
+	done := make(chan struct{})
+	for i := range 12 {
+		go func() {
+			p.Poll(t.Context(), aggregator.Source{Name: fmt.Sprintf("s%d", i), URL: fmt.Sprintf("%s/f%d", srv.URL, i)})
+			done <- struct{}{}
+		}()
+	}
+	for range 12 {
+		<-done
+	}
+	if got := peak.Load(); got > 3 || got < 2 {
+		t.Errorf("peak concurrent fetches = %d, want at most 3 (and some overlap)", got)
+	}
+}

@@ -1,0 +1,205 @@
+package aggregator
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/robfig/cron/v3"
+)
+
+// ParseSchedule parses a 5-field cron spec or a descriptor (@hourly,
+// @every 10m). Times are in UTC.
+func ParseSchedule(spec string) (cron.Schedule, error) {
+	s, err := cron.ParseStandard(spec)
+	if err != nil {
+		return nil, fmt.Errorf("schedule %q: %w", spec, err)
+	}
+	return s, nil
+}
+
+// Schedules maps each source to its parsed schedule.
+type Schedules map[string]cron.Schedule
+
+// NewSchedules parses every source's schedule, falling back to the default.
+func NewSchedules(sources []Source, defaultSpec string) (Schedules, error) {
+	out := make(Schedules, len(sources))
+	for _, src := range sources {
+		spec := src.Schedule
+		if spec == "" {
+			spec = defaultSpec
+		}
+		s, err := ParseSchedule(spec)
+		if err != nil {
+			return nil, fmt.Errorf("source %q: %w", src.Name, err)
+		}
+		out[src.Name] = s
+	}
+	return out, nil
+}
+
+// Next returns when a source is due after now (zero for an unknown one).
+func (s Schedules) Next(src Source, now time.Time) time.Time {
+	if sched, ok := s[src.Name]; ok {
+		return sched.Next(now.UTC())
+	}
+	return time.Time{}
+}
+
+// SchedulerOptions configures a Scheduler.
+type SchedulerOptions struct {
+	Poller    *Poller
+	Store     Store
+	Schedules Schedules
+	// MaxJitter bounds the per-source delay that spreads sources sharing
+	// a schedule; each source gets a stable share of it.
+	MaxJitter time.Duration
+	// Retention prunes items older than this every PruneEvery; 0 keeps all.
+	Retention  time.Duration
+	PruneEvery time.Duration
+	// OnPolled and OnPruned are told what changed (for cache invalidation).
+	OnPolled func(PollResult)
+	OnPruned func(PruneResult)
+	Logger   *slog.Logger
+	Now      func() time.Time
+}
+
+// Scheduler polls every source on its cron schedule (a source never polled
+// before, or overdue, is polled at once) and prunes on its own schedule.
+type Scheduler struct {
+	opts SchedulerOptions
+}
+
+// NewScheduler returns a Scheduler; Run starts it.
+func NewScheduler(opts SchedulerOptions) *Scheduler {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.PruneEvery <= 0 {
+		opts.PruneEvery = time.Hour
+	}
+	return &Scheduler{opts: opts}
+}
+
+// cronLogger adapts slog to cron's logger, which would print to stdout.
+type cronLogger struct{ l *slog.Logger }
+
+func (c cronLogger) Info(msg string, kv ...any) { c.l.Debug("cron: "+msg, kv...) }
+func (c cronLogger) Error(err error, msg string, kv ...any) {
+	c.l.Error("cron: "+msg, append(kv, "err", err)...)
+}
+
+// Run schedules the sources and blocks until ctx is done; it then stops
+// scheduling and waits for running polls, which see ctx cancelled.
+func (s *Scheduler) Run(ctx context.Context, sources []Source) error {
+	logger := cronLogger{s.opts.Logger}
+	c := cron.New(
+		cron.WithLocation(time.UTC),
+		cron.WithLogger(logger),
+		cron.WithChain(cron.Recover(logger)),
+	)
+	// Polls started here, outside cron, are waited for by wg; cron's
+	// own runs are waited for by Stop.
+	var wg sync.WaitGroup
+	for _, src := range sources {
+		sched, ok := s.opts.Schedules[src.Name]
+		if !ok {
+			return fmt.Errorf("scheduler: source %q has no schedule", src.Name)
+		}
+		job := s.sourceJob(ctx, src)
+		c.Schedule(sched, cron.FuncJob(func() { job(s.jitter(src.Name)) }))
+		if s.due(ctx, src) {
+			wg.Add(1)
+			go func() { defer wg.Done(); job(0) }()
+		}
+	}
+	if s.opts.Retention > 0 {
+		prune := func() { s.prune(ctx) }
+		c.Schedule(cron.Every(s.opts.PruneEvery), cron.FuncJob(prune))
+		wg.Add(1)
+		go func() { defer wg.Done(); prune() }()
+	}
+	c.Start()
+	<-ctx.Done()
+	<-c.Stop().Done()
+	wg.Wait()
+	return nil
+}
+
+// sourceJob returns the poll job of src: it waits the given delay (the
+// source's jitter), then polls, skipping a run while the previous one of
+// the same source is still going.
+func (s *Scheduler) sourceJob(ctx context.Context, src Source) func(delay time.Duration) {
+	var running sync.Mutex
+	return func(delay time.Duration) {
+		if !running.TryLock() {
+			s.opts.Logger.Debug("poll still running; skipped", "source", src.Name)
+			return
+		}
+		defer running.Unlock()
+		if ctx.Err() != nil {
+			return
+		}
+		if delay > 0 {
+			timer := time.NewTimer(delay)
+			defer timer.Stop()
+			select {
+			case <-ctx.Done():
+				return
+			case <-timer.C:
+			}
+		}
+		res := s.opts.Poller.Poll(ctx, src)
+		if res.Err != nil {
+			s.opts.Logger.Warn("poll failed", "source", src.Name, "status", res.Status, "err", res.Err)
+		} else {
+			s.opts.Logger.Info("polled", "source", src.Name, "status", res.Status, "new", res.New,
+				"updated", res.Updated, "not_modified", res.NotModified, "duration", res.Duration)
+		}
+		if s.opts.OnPolled != nil {
+			s.opts.OnPolled(res)
+		}
+	}
+}
+
+// due reports whether a source must be polled at once: never polled, or
+// its stored next poll time has passed (the daemon was down).
+func (s *Scheduler) due(ctx context.Context, src Source) bool {
+	state, err := s.opts.Store.SourceState(ctx, src.Name)
+	if err != nil {
+		s.opts.Logger.Error("read source state", "source", src.Name, "err", err)
+		return true
+	}
+	return state.LastPolled.IsZero() || state.NextPoll.IsZero() || !state.NextPoll.After(s.opts.Now())
+}
+
+// jitter gives each source a stable delay in [0, MaxJitter).
+func (s *Scheduler) jitter(name string) time.Duration {
+	if s.opts.MaxJitter <= 0 {
+		return 0
+	}
+	h := fnv.New64a()
+	h.Write([]byte(name))
+	return time.Duration(h.Sum64() % uint64(s.opts.MaxJitter))
+}
+
+func (s *Scheduler) prune(ctx context.Context) {
+	cutoff := s.opts.Now().Add(-s.opts.Retention)
+	res, err := s.opts.Store.Prune(ctx, cutoff)
+	if err != nil {
+		s.opts.Logger.Error("prune", "err", err)
+		return
+	}
+	if res.Items > 0 {
+		s.opts.Logger.Info("pruned", "items", res.Items, "topics", res.ChangedTopics)
+	}
+	if s.opts.OnPruned != nil {
+		s.opts.OnPruned(res)
+	}
+}
