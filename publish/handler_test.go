@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tributary-news/tributary/aggregator"
 )
 
 func TestFeedHeaders(t *testing.T) {
@@ -466,5 +468,27 @@ func TestIndexPage(t *testing.T) {
 	}
 	if csp := rec.Header().Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") {
 		t.Errorf("CSP %q", csp)
+	}
+}
+
+// TestFileSourceNotPublished: a file: source's path on this machine never
+// reaches subscribers.
+func TestFileSourceNotPublished(t *testing.T) {
+	store := newFakeStore()
+	store.setItems("tech", []aggregator.Item{{
+		ID: "urn:uuid:6a0f7f5e-7d2b-5c55-9a45-0f6f8f1b2c3d", Source: "gamma", Title: "Local story",
+		Link: "https://gamma.example/story", Summary: "<p>text</p>",
+		Published: at("2024-05-01T10:00:00Z"), Updated: at("2024-05-01T10:00:00Z"),
+	}})
+	h := newTestHandler(t, store, testConfig("http://feeds.example"))
+	for _, ext := range []string{"rss", "atom", "json"} {
+		body := get(t, h, http.MethodGet, "/topics/tech."+ext, nil).Body.String()
+		if strings.Contains(body, "/srv/feeds") || strings.Contains(body, "file:") {
+			t.Errorf("%s feed publishes the file source's path:\n%s", ext, body)
+		}
+		// RSS's <source> needs a url, so there the source goes unnamed.
+		if ext != "rss" && !strings.Contains(body, "Gamma (local file)") {
+			t.Errorf("%s feed does not name the source", ext)
+		}
 	}
 }

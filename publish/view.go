@@ -100,7 +100,11 @@ func newEntry(s *site, z *sanitizer, it *aggregator.Item) entry {
 	ref := sourceRef{Name: cleanText(it.Source), Title: cleanText(it.Source)}
 	if ok {
 		ref.Title = cleanText(sourceTitle(src))
-		ref.URL = cleanText(src.URL)
+		// Only a web address is published: a file: source would show
+		// subscribers a path on this machine.
+		if u, ok := httpURL(src.URL); ok {
+			ref.URL = u.String()
+		}
 	}
 	e := entry{
 		ID:     cleanText(it.ID),
