@@ -1,38 +1,32 @@
 package publish
 
-import "encoding/xml"
+import (
+	"encoding/xml"
 
-// Atom 1.0, written directly: gorilla/feeds' AtomFeed takes the feed id from
-// its one link and has no entry <published>, no structured <source> and one
-// category per entry.
+	"github.com/gorilla/feeds"
+)
+
+// Atom 1.0 from our own feed and entry structs built on gorilla/feeds'
+// element types (links, authors, summary, content): its AtomFeed takes the
+// feed id from its one link and its AtomEntry has one category and a
+// <source> that is only a string, where we need a structured one.
 
 type atomFeed struct {
-	XMLName   xml.Name      `xml:"feed"`
-	Xmlns     string        `xml:"xmlns,attr"`
-	ID        string        `xml:"id"`
-	Title     atomText      `xml:"title"`
-	Subtitle  atomText      `xml:"subtitle"`
-	Updated   string        `xml:"updated"`
-	Links     []atomLink    `xml:"link"`
-	Author    atomPerson    `xml:"author"`
-	Generator atomGenerator `xml:"generator"`
-	Entries   []atomEntry   `xml:"entry"`
+	XMLName   xml.Name         `xml:"feed"`
+	Xmlns     string           `xml:"xmlns,attr"`
+	ID        string           `xml:"id"`
+	Title     atomText         `xml:"title"`
+	Subtitle  atomText         `xml:"subtitle"`
+	Updated   string           `xml:"updated"`
+	Links     []feeds.AtomLink `xml:"link"`
+	Author    feeds.AtomAuthor `xml:"author"`
+	Generator atomGenerator    `xml:"generator"`
+	Entries   []atomEntry      `xml:"entry"`
 }
 
 type atomText struct {
 	Type string `xml:"type,attr,omitempty"`
 	Body string `xml:",chardata"`
-}
-
-type atomLink struct {
-	Rel  string `xml:"rel,attr"`
-	Type string `xml:"type,attr,omitempty"`
-	Href string `xml:"href,attr"`
-}
-
-type atomPerson struct {
-	Name string `xml:"name"`
-	URI  string `xml:"uri,omitempty"`
 }
 
 type atomGenerator struct {
@@ -46,22 +40,22 @@ type atomCategory struct {
 }
 
 type atomEntry struct {
-	ID         string         `xml:"id"`
-	Title      atomText       `xml:"title"`
-	Links      []atomLink     `xml:"link"`
-	Published  string         `xml:"published"`
-	Updated    string         `xml:"updated"`
-	Authors    []atomPerson   `xml:"author"`
-	Categories []atomCategory `xml:"category"`
-	Summary    *atomText      `xml:"summary"`
-	Content    *atomText      `xml:"content"`
-	Source     atomSource     `xml:"source"`
+	ID         string             `xml:"id"`
+	Title      atomText           `xml:"title"`
+	Links      []feeds.AtomLink   `xml:"link"`
+	Published  string             `xml:"published"`
+	Updated    string             `xml:"updated"`
+	Authors    []feeds.AtomAuthor `xml:"author"`
+	Categories []atomCategory     `xml:"category"`
+	Summary    *feeds.AtomSummary `xml:"summary"`
+	Content    *feeds.AtomContent `xml:"content"`
+	Source     atomSource         `xml:"source"`
 }
 
 type atomSource struct {
-	ID    string     `xml:"id,omitempty"`
-	Title atomText   `xml:"title"`
-	Links []atomLink `xml:"link"`
+	ID    string           `xml:"id,omitempty"`
+	Title atomText         `xml:"title"`
+	Links []feeds.AtomLink `xml:"link"`
 }
 
 func renderAtom(v *feedView, s *site) ([]byte, error) {
@@ -71,13 +65,13 @@ func renderAtom(v *feedView, s *site) ([]byte, error) {
 		Title:    atomText{Body: v.Title},
 		Subtitle: atomText{Body: v.Description},
 		Updated:  rfc3339(v.Updated),
-		Links: []atomLink{
+		Links: []feeds.AtomLink{
 			{Rel: "self", Type: "application/atom+xml", Href: s.feedURL(v.Name, formatAtom)},
 			{Rel: "alternate", Type: "text/html", Href: v.HomeURL},
 		},
 		// A feed-level author makes entries without one valid (RFC 4287
 		// 4.1.1): the aggregator is who assembled the feed.
-		Author:    atomPerson{Name: v.Generator, URI: v.HomeURL},
+		Author:    feeds.AtomAuthor{AtomPerson: feeds.AtomPerson{Name: v.Generator, Uri: v.HomeURL}},
 		Generator: atomGenerator{Version: v.Version, Name: v.Generator},
 		Entries:   make([]atomEntry, 0, len(v.Entries)),
 	}
@@ -91,25 +85,25 @@ func renderAtom(v *feedView, s *site) ([]byte, error) {
 			Source:    atomSource{Title: atomText{Body: e.Source.Title}},
 		}
 		if e.Link != "" {
-			en.Links = []atomLink{{Rel: "alternate", Type: "text/html", Href: e.Link}}
+			en.Links = []feeds.AtomLink{{Rel: "alternate", Type: "text/html", Href: e.Link}}
 		}
 		for _, a := range e.Authors {
-			en.Authors = append(en.Authors, atomPerson{Name: a})
+			en.Authors = append(en.Authors, feeds.AtomAuthor{AtomPerson: feeds.AtomPerson{Name: a}})
 		}
 		for _, c := range e.Categories {
 			en.Categories = append(en.Categories, atomCategory{Term: c})
 		}
 		if e.Summary != "" {
-			en.Summary = &atomText{Type: "html", Body: e.Summary}
+			en.Summary = &feeds.AtomSummary{Type: "html", Content: e.Summary}
 		}
 		// An entry without an alternate link must have content (RFC 4287
 		// 4.1.2), even an empty one.
 		if e.Content != "" || e.Link == "" {
-			en.Content = &atomText{Type: "html", Body: e.Content}
+			en.Content = &feeds.AtomContent{Type: "html", Content: e.Content}
 		}
 		if e.Source.URL != "" {
 			en.Source.ID = e.Source.URL
-			en.Source.Links = []atomLink{{Rel: "self", Href: e.Source.URL}}
+			en.Source.Links = []feeds.AtomLink{{Rel: "self", Href: e.Source.URL}}
 		}
 		feed.Entries = append(feed.Entries, en)
 	}

@@ -1,37 +1,25 @@
 package publish
 
-// JSON Feed 1.1, written directly: gorilla/feeds' JSONFeed has no feed_url
-// set, omits "items" when there are none, drops an empty content_html and
-// cannot carry an extension object.
+import "github.com/gorilla/feeds"
+
+// JSON Feed 1.1 on gorilla/feeds' types, with three fields shadowed by the
+// outer structs (encoding/json prefers the shallower field): gorilla's
+// Items is omitempty, so an empty feed would lack the required "items";
+// its content_html is omitempty, so an item whose sanitised content is
+// empty would have neither content_html nor content_text; and it has no
+// place for the _tributary extension object.
 
 const jsonFeedVersion = "https://jsonfeed.org/version/1.1"
 
 type jsonFeed struct {
-	Version     string       `json:"version"`
-	Title       string       `json:"title"`
-	HomePageURL string       `json:"home_page_url"`
-	FeedURL     string       `json:"feed_url"`
-	Description string       `json:"description,omitempty"`
-	Authors     []jsonAuthor `json:"authors,omitempty"`
-	Items       []jsonItem   `json:"items"`
-}
-
-type jsonAuthor struct {
-	Name string `json:"name,omitempty"`
-	URL  string `json:"url,omitempty"`
+	*feeds.JSONFeed
+	Items []jsonItem `json:"items"`
 }
 
 type jsonItem struct {
-	ID            string        `json:"id"`
-	URL           string        `json:"url,omitempty"`
-	Title         string        `json:"title,omitempty"`
-	ContentHTML   string        `json:"content_html"`
-	Summary       string        `json:"summary,omitempty"`
-	DatePublished string        `json:"date_published"`
-	DateModified  string        `json:"date_modified"`
-	Authors       []jsonAuthor  `json:"authors,omitempty"`
-	Tags          []string      `json:"tags,omitempty"`
-	Tributary     jsonExtension `json:"_tributary"`
+	*feeds.JSONItem
+	ContentHTML string        `json:"content_html"`
+	Tributary   jsonExtension `json:"_tributary"`
 }
 
 // jsonExtension tells where an item came from (JSON Feed has no source
@@ -44,24 +32,29 @@ type jsonExtension struct {
 
 func renderJSON(v *feedView, s *site) ([]byte, error) {
 	feed := jsonFeed{
-		Version:     jsonFeedVersion,
-		Title:       v.Title,
-		HomePageURL: v.HomeURL,
-		FeedURL:     s.feedURL(v.Name, formatJSON),
-		Description: v.Description,
-		Authors:     []jsonAuthor{{Name: v.Generator, URL: v.HomeURL}},
-		Items:       make([]jsonItem, 0, len(v.Entries)),
+		JSONFeed: &feeds.JSONFeed{
+			Version:     jsonFeedVersion,
+			Title:       v.Title,
+			HomePageUrl: v.HomeURL,
+			FeedUrl:     s.feedURL(v.Name, formatJSON),
+			Description: v.Description,
+			Authors:     []*feeds.JSONAuthor{{Name: v.Generator, Url: v.HomeURL}},
+		},
+		Items: make([]jsonItem, 0, len(v.Entries)),
 	}
 	for i := range v.Entries {
 		e := &v.Entries[i]
+		published, updated := e.Published.UTC(), e.Updated.UTC()
 		it := jsonItem{
-			ID:            e.ID,
-			URL:           e.Link,
-			Title:         e.Title,
-			ContentHTML:   e.Content,
-			DatePublished: rfc3339(e.Published),
-			DateModified:  rfc3339(e.Updated),
-			Tags:          e.Categories,
+			JSONItem: &feeds.JSONItem{
+				Id:            e.ID,
+				Url:           e.Link,
+				Title:         e.Title,
+				PublishedDate: &published,
+				ModifiedDate:  &updated,
+				Tags:          e.Categories,
+			},
+			ContentHTML: e.Content,
 			Tributary: jsonExtension{
 				Source:      e.Source.Name,
 				SourceTitle: e.Source.Title,
@@ -73,7 +66,7 @@ func renderJSON(v *feedView, s *site) ([]byte, error) {
 			it.Summary = plainText(e.Summary)
 		}
 		for _, a := range e.Authors {
-			it.Authors = append(it.Authors, jsonAuthor{Name: a})
+			it.Authors = append(it.Authors, &feeds.JSONAuthor{Name: a})
 		}
 		feed.Items = append(feed.Items, it)
 	}

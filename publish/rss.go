@@ -1,10 +1,14 @@
 package publish
 
-import "encoding/xml"
+import (
+	"encoding/xml"
 
-// RSS 2.0, written directly: gorilla/feeds' RSS types have no atom:link
-// rel="self", no dc:creator, a single category and a <source> without its
-// url attribute.
+	"github.com/gorilla/feeds"
+)
+
+// RSS 2.0 from our own channel and item structs (gorilla/feeds' RssItem has
+// no dc:creator, a single category and a <source> without its url
+// attribute, and its channel no atom:link rel="self"), with its RssGuid.
 
 const (
 	nsAtom    = "http://www.w3.org/2005/Atom"
@@ -39,20 +43,15 @@ type rssAtomLink struct {
 }
 
 type rssItem struct {
-	Title       string     `xml:"title,omitempty"`
-	Link        string     `xml:"link,omitempty"`
-	GUID        rssGUID    `xml:"guid"`
+	Title       string `xml:"title,omitempty"`
+	Link        string `xml:"link,omitempty"`
+	GUID        feeds.RssGuid
 	PubDate     string     `xml:"pubDate"`
 	Creators    []string   `xml:"dc:creator"`
 	Categories  []string   `xml:"category"`
 	Description string     `xml:"description,omitempty"`
 	Content     string     `xml:"content:encoded,omitempty"`
 	Source      *rssSource `xml:"source"`
-}
-
-type rssGUID struct {
-	IsPermaLink string `xml:"isPermaLink,attr"`
-	Value       string `xml:",chardata"`
 }
 
 type rssSource struct {
@@ -82,7 +81,7 @@ func renderRSS(v *feedView, s *site) ([]byte, error) {
 		it := rssItem{
 			Title:      e.Title,
 			Link:       e.Link,
-			GUID:       rssGUID{IsPermaLink: "false", Value: e.ID},
+			GUID:       feeds.RssGuid{IsPermaLink: "false", Id: e.ID},
 			PubDate:    e.Published.UTC().Format(rfc1123),
 			Creators:   e.Authors,
 			Categories: e.Categories,
