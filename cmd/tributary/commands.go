@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/tributary-news/tributary/aggregator"
+	"github.com/tributary-news/tributary/publish"
+)
+
+// cmdRun is `tributary run`: the daemon.
+func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
+	var cf commonFlags
+	fs := newFlagSet("run", stderr, &cf)
+	if err := parseFlags(fs, &cf, args); err != nil {
+		return err
+	}
+	logger, err := newLogger(stderr, cf.logLevel, cf.logFormat)
+	if err != nil {
+		return err
+	}
+	cfg, err := loadConfig(cf.config)
+	if err != nil {
+		return err
+	}
+	app, err := OpenApp(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	serveErr := app.Serve(ctx)
+	if err := app.Close(); err != nil && serveErr == nil {
+		serveErr = fmt.Errorf("close store: %w", err)
+	}
+	if serveErr == nil {
+		logger.Info("stopped")
+	}
+	return serveErr
+}
+
+// cmdPoll is `tributary poll`: every source (or one) once, a line each.
+// Failed sources are reported, not fatal.
+func cmdPoll(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var cf commonFlags
+	fs := newFlagSet("poll", stderr, &cf)
+	only := fs.String("source", "", "poll only the source of this name")
+	if err := parseFlags(fs, &cf, args); err != nil {
+		return err
+	}
+	logger, err := newLogger(stderr, cf.logLevel, cf.logFormat)
+	if err != nil {
+		return err
+	}
+	cfg, err := loadConfig(cf.config)
+	if err != nil {
+		return err
+	}
+	sources := cfg.Sources
+	if *only != "" {
+		sources = nil
+		for _, s := range cfg.Sources {
+			if s.Name == *only {
+				sources = []aggregator.Source{s}
+			}
+		}
+		if sources == nil {
+			return fmt.Errorf("no source named %q in %s", *only, cfg.Path)
+		}
+	}
+	app, err := OpenApp(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer app.Close()
+	failed := 0
+	app.PollAll(ctx, sources, func(res aggregator.PollResult) {
+		if res.Err != nil {
+			failed++
+		}
+		fmt.Fprintln(stdout, res.String())
+	})
+	if ctx.Err() != nil {
+		return fmt.Errorf("poll interrupted: %w", ctx.Err())
+	}
+	fmt.Fprintf(stdout, "polled %d sources: %d ok, %d failed\n", len(sources), len(sources)-failed, failed)
+	return app.Close()
+}
+
+// cmdCheck is `tributary check`: the config is loaded exactly as run loads it.
+func cmdCheck(args []string, stdout, stderr io.Writer) error {
+	var cf commonFlags
+	fs := newFlagSet("check", stderr, &cf)
+	if err := parseFlags(fs, &cf, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(cf.config)
+	if err != nil {
+		return err
+	}
+	if _, err := aggregator.NewTopicMatcher(cfg.Topics, cfg.Sources); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s: ok (%d sources, %d topics)\n", cfg.Path, len(cfg.Sources), len(cfg.Topics))
+	return nil
+}
+
+// cmdExport is `tributary export`: the topic feeds as static files.
+func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var cf commonFlags
+	fs := newFlagSet("export", stderr, &cf)
+	out := fs.String("out", "", "directory to write topics/NAME.rss|.atom|.json and topics.opml into")
+	if err := parseFlags(fs, &cf, args); err != nil {
+		return err
+	}
+	if *out == "" {
+		fmt.Fprintln(stderr, "tributary export: --out DIR is required")
+		return errUsage
+	}
+	logger, err := newLogger(stderr, cf.logLevel, cf.logFormat)
+	if err != nil {
+		return err
+	}
+	cfg, err := loadConfig(cf.config)
+	if err != nil {
+		return err
+	}
+	app, err := OpenApp(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer app.Close()
+	if err := publish.Export(ctx, app.Store, publishConfig(cfg), *out); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "exported %d topics to %s\n", len(cfg.Topics), *out)
+	return app.Close()
+}
