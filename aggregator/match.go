@@ -123,3 +123,53 @@ func (m *TopicMatcher) Memberships() []TopicMembership {
 	}
 	return out
 }
+
+// TopicTrial is what trying a topic against stored items found.
+type TopicTrial struct {
+	Matches    []TopicMatch // newest first
+	NotMatched int          // items from allowed sources the query did not match
+	Excluded   int          // items from sources the topic does not draw from
+}
+
+// TopicMatch is one stored item a topic matched, with the query terms and
+// phrases that occur in it.
+type TopicMatch struct {
+	Item  Item
+	Terms []string
+}
+
+// TryTopic matches one topic against every item each yields, changing
+// nothing: it lets an admin tune a query before saving it. each is called
+// with a function to call once per stored item (the item is valid only
+// during the call).
+func TryTopic(topic Topic, sources []Source, each func(fn func(*Item) error) error) (*TopicTrial, error) {
+	m, err := NewTopicMatcher([]Topic{topic}, sources)
+	if err != nil {
+		return nil, err
+	}
+	ct := &m.topics[0]
+	trial := &TopicTrial{}
+	err = each(func(it *Item) error {
+		if !ct.allows(it.Source, m.sourceTags[it.Source]) {
+			trial.Excluded++
+			return nil
+		}
+		doc := m.document(it)
+		if !ct.query.Match(doc) {
+			trial.NotMatched++
+			return nil
+		}
+		trial.Matches = append(trial.Matches, TopicMatch{Item: *it, Terms: ct.query.Explain(doc)})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortStableFunc(trial.Matches, func(a, b TopicMatch) int {
+		if c := b.Item.Published.Compare(a.Item.Published); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Item.ID, b.Item.ID)
+	})
+	return trial, nil
+}

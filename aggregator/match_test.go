@@ -3,6 +3,7 @@ package aggregator_test
 import (
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/tributary-news/tributary/aggregator"
 )
@@ -72,5 +73,65 @@ func TestTopicFingerprints(t *testing.T) {
 	}
 	if fp(aggregator.Topic{Name: "t", Query: "forum OR summit", Sources: []string{"a"}}) == base {
 		t.Error("a source restriction kept the fingerprint")
+	}
+}
+
+func TestTryTopic(t *testing.T) {
+	sources := []aggregator.Source{{Name: "cgtn", Tags: []string{"state-media"}}, {Name: "bbc"}}
+	items := []aggregator.Item{
+		{ID: "1", Source: "cgtn", Title: "Human Rights Forum opens", Published: time.Date(2021, 12, 10, 0, 0, 0, 0, time.UTC)},
+		{ID: "2", Source: "bbc", Title: "A human rights summit", Published: time.Date(2021, 12, 11, 0, 0, 0, 0, time.UTC)},
+		{ID: "3", Source: "cgtn", Title: "Storm", Published: time.Date(2021, 12, 12, 0, 0, 0, 0, time.UTC)},
+		{ID: "4", Source: "cgtn", Title: "Human rights summit, not sports", Summary: "sports", Published: time.Date(2021, 12, 9, 0, 0, 0, 0, time.UTC)},
+	}
+	each := func(fn func(*aggregator.Item) error) error {
+		for i := range items {
+			if err := fn(&items[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	tests := []struct {
+		name                    string
+		topic                   aggregator.Topic
+		wantIDs                 []string
+		wantTerms               [][]string
+		wantNotMatched, wantOut int
+	}{
+		{
+			name:    "every source, newest first",
+			topic:   aggregator.Topic{Name: "t", Query: `"human rights" AND (forum OR summit) NOT sports`},
+			wantIDs: []string{"2", "1"}, wantTerms: [][]string{{`"human rights"`, "summit"}, {`"human rights"`, "forum"}},
+			wantNotMatched: 2,
+		},
+		{
+			name:    "restricted to a tag",
+			topic:   aggregator.Topic{Name: "t", Query: `"human rights"`, Sources: []string{"tag:state-media"}},
+			wantIDs: []string{"1", "4"}, wantTerms: [][]string{{`"human rights"`}, {`"human rights"`}},
+			wantNotMatched: 1, wantOut: 1,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			trial, err := aggregator.TryTopic(tt.topic, sources, each)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			for i, m := range trial.Matches {
+				ids = append(ids, m.Item.ID)
+				if i < len(tt.wantTerms) && !slices.Equal(m.Terms, tt.wantTerms[i]) {
+					t.Errorf("item %s terms = %q, want %q", m.Item.ID, m.Terms, tt.wantTerms[i])
+				}
+			}
+			if !slices.Equal(ids, tt.wantIDs) || trial.NotMatched != tt.wantNotMatched || trial.Excluded != tt.wantOut {
+				t.Errorf("matches %v, not matched %d, excluded %d; want %v, %d, %d",
+					ids, trial.NotMatched, trial.Excluded, tt.wantIDs, tt.wantNotMatched, tt.wantOut)
+			}
+		})
+	}
+	if _, err := aggregator.TryTopic(aggregator.Topic{Name: "t", Query: `forum AND`}, sources, each); err == nil {
+		t.Error("a bad query was tried")
 	}
 }

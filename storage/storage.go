@@ -62,6 +62,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock for tombstone times. Default time.Now.
 	Now func() time.Time
+	// ReadOnly opens an existing database for reading only (a shared lock:
+	// readers do not exclude each other, but a writer excludes them).
+	ReadOnly bool
 }
 
 // DB is an open tributary database. It is safe for concurrent use.
@@ -93,11 +96,16 @@ func Open(path string, opts Options) (*DB, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+	if opts.ReadOnly {
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("storage: open %s: %w", path, err)
+		}
+	} else if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("storage: open %s: %w", path, err)
 	}
 	bdb, err := bolt.Open(path, 0o600, &bolt.Options{
-		Timeout: opts.Timeout,
+		Timeout:  opts.Timeout,
+		ReadOnly: opts.ReadOnly,
 		// The hashmap freelist stays fast as the file fragments.
 		FreelistType: bolt.FreelistMapType,
 	})
@@ -107,22 +115,36 @@ func Open(path string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("storage: open %s: %w", path, err)
 	}
-	if err := bdb.Update(initSchema); err != nil {
+	schema := bdb.Update
+	if opts.ReadOnly {
+		schema = bdb.View
+	}
+	if err := schema(initSchema); err != nil {
 		_ = bdb.Close()
 		return nil, fmt.Errorf("storage: open %s: %w", path, err)
 	}
 	return &DB{bolt: bdb, path: path, log: opts.Logger, now: opts.Now}, nil
 }
 
-// initSchema creates missing buckets and records or checks the schema version.
+// initSchema creates missing buckets and records or checks the schema
+// version; in a read-only transaction it only checks.
 func initSchema(tx *bolt.Tx) error {
-	for _, name := range allBuckets {
-		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
-			return fmt.Errorf("create bucket %s: %w", name, err)
+	if !tx.Writable() {
+		if tx.Bucket(bucketMeta) == nil {
+			return errors.New("not a tributary database (no meta bucket)")
+		}
+	} else {
+		for _, name := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return fmt.Errorf("create bucket %s: %w", name, err)
+			}
 		}
 	}
 	meta := tx.Bucket(bucketMeta)
 	v := meta.Get(keySchema)
+	if v == nil && !tx.Writable() {
+		return errors.New("not a tributary database (no schema version)")
+	}
 	if v == nil {
 		var b [4]byte
 		binary.BigEndian.PutUint32(b[:], schemaVersion)

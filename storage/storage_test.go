@@ -665,3 +665,51 @@ func TestItemsStopsOnError(t *testing.T) {
 		t.Errorf("Items = %v after %d calls, want stop after 1", err, n)
 	}
 }
+
+func TestOpenReadOnly(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "tributary.db")
+	if _, err := Open(path, Options{ReadOnly: true}); err == nil || !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("read-only open of a missing file: %v, want not-exist", err)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Fatal("a read-only open created the file")
+	}
+	notOurs := filepath.Join(dir, "other.db")
+	other, err := bolt.Open(notOurs, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other.Close()
+	if _, err := Open(notOurs, Options{ReadOnly: true}); err == nil || !strings.Contains(err.Error(), "not a tributary database") {
+		t.Errorf("read-only open of a foreign bbolt file: %v", err)
+	}
+
+	db := openAt(t, path, Options{})
+	if err := db.SaveState(t.Context(), aggregator.SourceState{Source: "s", LastStatus: 200}); err != nil {
+		t.Fatal(err)
+	}
+	// A writer excludes readers.
+	if _, err := Open(path, Options{ReadOnly: true, Timeout: 100 * time.Millisecond}); !errors.Is(err, ErrLocked) {
+		t.Fatalf("read-only open while a writer holds it: %v, want ErrLocked", err)
+	}
+	db.Close()
+	r1, err := Open(path, Options{ReadOnly: true, Timeout: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r1.Close()
+	// Readers share.
+	r2, err := Open(path, Options{ReadOnly: true, Timeout: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("second reader: %v", err)
+	}
+	defer r2.Close()
+	st, err := r2.SourceState(t.Context(), "s")
+	if err != nil || st.LastStatus != 200 {
+		t.Errorf("state read back = %+v, %v", st, err)
+	}
+	if err := r2.SaveState(t.Context(), aggregator.SourceState{Source: "s"}); err == nil {
+		t.Error("a write through a read-only database succeeded")
+	}
+}

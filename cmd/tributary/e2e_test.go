@@ -317,6 +317,26 @@ func TestEndToEnd(t *testing.T) {
 		"Xi sends congratulatory letter to South-South Human Rights Forum", // 14:26
 		"Human rights summit closes in Geneva",                             // 2021-12-08
 	}
+	// Tuning a query: the stored items it matches, newest first, with the
+	// words that matched; nothing is changed.
+	code, out, errOut = execute(t, "topics", "test", "--config", cfgPath, "--topic", "human-rights-forum",
+		"--query", `"human rights" AND summit`)
+	if code != 0 {
+		t.Fatalf("topics test: exit %d\n%s%s", code, out, errOut)
+	}
+	for _, want := range []string{
+		"2021-12-08 12:00  wire  Human rights summit closes in Geneva\n    https://wire.example/2021/12/08/summit\n    matched: \"human rights\", summit\n",
+		"1 stored items match; 6 do not.",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("topics test output lacks %q:\n%s", want, out)
+		}
+	}
+	if code, _, errOut := execute(t, "topics", "test", "--config", cfgPath, "--topic", "x", "--query", "(forum"); code != 1 ||
+		!strings.Contains(errOut, "column 1: unbalanced parenthesis") {
+		t.Errorf("topics test with a bad query: exit %d, %q", code, errOut)
+	}
+
 	d := startDaemon(t, cfgPath)
 	ids := map[string]string{} // title → id, across formats and restarts
 	for _, ext := range []string{"rss", "atom", "json"} {

@@ -26,6 +26,8 @@ Usage:
   tributary poll    --config FILE [--source NAME]   poll every source (or one) once
   tributary check   --config FILE            validate the config
   tributary export  --config FILE --out DIR  write topic feeds and OPML as static files
+  tributary topics test --config FILE --topic NAME [--query Q]
+                                             list the stored items a topic's query matches
   tributary version                          print the version
 
 Common flags: --log-level debug|info|warn|error (default info), --log-format text|json
@@ -56,6 +58,8 @@ func Execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdCheck(rest, stdout, stderr)
 	case "export":
 		err = cmdExport(ctx, rest, stdout, stderr)
+	case "topics":
+		err = cmdTopics(ctx, rest, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "tributary %s\n", version)
 	case "help", "-h", "--help":
