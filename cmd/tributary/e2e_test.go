@@ -395,6 +395,23 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("poll after change: exit %d\n%s", code, out)
 	}
 
+	// Export: the same feeds as static files, plus the OPML.
+	outDir := filepath.Join(dir, "export")
+	if code, out, errOut := execute(t, "export", "--config", cfgPath, "--out", outDir); code != 0 {
+		t.Fatalf("export: exit %d\n%s%s", code, out, errOut)
+	}
+	for _, name := range []string{"topics/human-rights-forum.rss", "topics/human-rights-forum.atom",
+		"topics/human-rights-forum.json", "topics/climate.atom", "topics/wire-only.json", "topics.opml"} {
+		data, err := os.ReadFile(filepath.Join(outDir, name))
+		if err != nil {
+			t.Errorf("export: %v", err)
+			continue
+		}
+		if strings.HasPrefix(name, "topics/human-rights-forum") && !strings.Contains(string(data), "Xi sends congratulatory letter") {
+			t.Errorf("exported %s lacks the forum story", name)
+		}
+	}
+
 	// Restart: every id kept, the changed item once, its updated time moved.
 	d = startDaemon(t, cfgPath)
 	for _, ext := range []string{"rss", "atom", "json"} {
