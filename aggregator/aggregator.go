@@ -19,6 +19,13 @@ type Source struct {
 	Title    string   // optional display title
 	Schedule string   // cron spec or descriptor; empty means the global default
 	Tags     []string // optional labels a topic can select with "tag:NAME"
+	// Backlog bounds which items a source already carried when it was
+	// first polled may enter topics: only those published within it. 0
+	// takes everything.
+	Backlog time.Duration
+	// Priority prefers a source as the lead of a story several outlets
+	// ran (higher first); 0 is the default.
+	Priority int
 }
 
 // Topic is one merged output feed.
@@ -85,8 +92,19 @@ type SourceState struct {
 	LastError           string    // plain words; "" after a success
 	ConsecutiveFailures int
 	NextPoll            time.Time
-	Disabled            bool
-	PermanentRedirect   string // the new URL after a 301/308, else ""
+	// Disabled is set by 410 Gone; it holds while the configured URL is
+	// still ConfigURL.
+	Disabled          bool
+	PermanentRedirect string // the new URL after a 301/308, else ""
+	// ConfigURL is the configured URL the state was recorded for: when the
+	// config names another URL, redirect and disabled state no longer apply.
+	ConfigURL string
+	// RetryAfter is when the publisher asked us to come back (429/503
+	// Retry-After); no poll, scheduled or manual, fetches before it.
+	RetryAfter time.Time
+	// MinInterval is the publisher's own hint of how often to poll (RSS
+	// ttl, sy:updatePeriod, Cache-Control max-age), at most a day.
+	MinInterval time.Duration
 
 	// ItemCount is how many items of the source are stored. Storage
 	// maintains it; what the poller sets is ignored.

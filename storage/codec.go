@@ -46,6 +46,9 @@ type stateRecord struct {
 	NextPoll            time.Time `json:"next_poll"`
 	Disabled            bool      `json:"disabled,omitempty"`
 	PermanentRedirect   string    `json:"permanent_redirect,omitempty"`
+	ConfigURL           string    `json:"config_url,omitempty"`
+	RetryAfter          time.Time `json:"retry_after,omitzero"`
+	MinInterval         int64     `json:"min_interval_ns,omitempty"`
 	// ItemCount is not here: it lives in the counts bucket, maintained by
 	// storage alone.
 }
@@ -82,6 +85,7 @@ func encodeState(s *aggregator.SourceState) ([]byte, error) {
 		LastPolled: s.LastPolled, LastStatus: s.LastStatus, LastError: s.LastError,
 		ConsecutiveFailures: s.ConsecutiveFailures, NextPoll: s.NextPoll,
 		Disabled: s.Disabled, PermanentRedirect: s.PermanentRedirect,
+		ConfigURL: s.ConfigURL, RetryAfter: s.RetryAfter, MinInterval: int64(s.MinInterval),
 	})
 }
 
@@ -96,6 +100,7 @@ func decodeState(source string, b []byte) (aggregator.SourceState, error) {
 		LastPolled: r.LastPolled, LastStatus: r.LastStatus, LastError: r.LastError,
 		ConsecutiveFailures: r.ConsecutiveFailures, NextPoll: r.NextPoll,
 		Disabled: r.Disabled, PermanentRedirect: r.PermanentRedirect,
+		ConfigURL: r.ConfigURL, RetryAfter: r.RetryAfter, MinInterval: time.Duration(r.MinInterval),
 	}, nil
 }
 

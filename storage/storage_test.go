@@ -614,7 +614,11 @@ func TestSourceState(t *testing.T) {
 		t.Fatal(err)
 	}
 	// SaveState ignores ItemCount and keeps the stored count.
-	want := aggregator.SourceState{Source: "src", LastError: "boom", ConsecutiveFailures: 3, LastPolled: t0, ItemCount: 42}
+	want := aggregator.SourceState{
+		Source: "src", LastError: "boom", ConsecutiveFailures: 3, LastPolled: t0, ItemCount: 42,
+		NextPoll: t0.Add(time.Hour), Disabled: true, PermanentRedirect: "https://new.example/feed",
+		ConfigURL: "https://old.example/feed", RetryAfter: t0.Add(2 * time.Hour), MinInterval: 30 * time.Minute,
+	}
 	if err := db.SaveState(ctx, want); err != nil {
 		t.Fatal(err)
 	}
