@@ -31,6 +31,9 @@ const (
 	DefaultMaxBodyBytes = 10 << 20 // 10 MiB
 	DefaultMaxAge       = 720 * time.Hour
 	DefaultMaxItems     = 50
+	DefaultPerHost      = 2
+	DefaultFeedMaxItems = 1000
+	DefaultBacklog      = 168 * time.Hour
 
 	// DBFile is the name of the bbolt database inside DataDir.
 	DBFile = "tributary.db"
@@ -52,6 +55,10 @@ type Config struct {
 	DataDir string
 	// Schedule is the default poll schedule of every source.
 	Schedule string
+	// Backlog is the default of every source's Backlog: the window of
+	// publication within which items a source already carried at its first
+	// poll enter topics (0 takes everything).
+	Backlog time.Duration
 
 	Fetch     FetchConfig
 	Retention RetentionConfig
@@ -70,6 +77,8 @@ type FetchConfig struct {
 	Concurrency  int           // feeds fetched at once; >= 1
 	MaxBodyBytes int64         // after decompression; > 0
 	UserAgent    string
+	PerHost      int // fetches in flight to one host; >= 1
+	MaxItems     int // items taken from one feed; >= 1
 }
 
 // RetentionConfig is how long items are kept.

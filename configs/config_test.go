@@ -201,6 +201,31 @@ func TestParseErrors(t *testing.T) {
 			want: `test.yaml:2: fetch.user_agent: must not contain control characters`,
 		},
 		{
+			name: "negative backlog",
+			yaml: "backlog: -1h\n",
+			want: `test.yaml:1: backlog: must not be negative (0 takes everything)`,
+		},
+		{
+			name: "negative source backlog",
+			yaml: "sources:\n  - name: a\n    url: https://a.example/feed\n    backlog: -2h\n",
+			want: `test.yaml:4: sources[0].backlog: must not be negative (0 takes everything)`,
+		},
+		{
+			name: "zero per_host",
+			yaml: "fetch:\n  per_host: 0\n",
+			want: `test.yaml:2: fetch.per_host: must be at least 1, got 0`,
+		},
+		{
+			name: "zero fetch max_items",
+			yaml: "fetch: {max_items: 0}\n",
+			want: `test.yaml:1: fetch.max_items: must be at least 1, got 0`,
+		},
+		{
+			name: "priority not an integer",
+			yaml: "sources:\n  - name: a\n    url: https://a.example/feed\n    priority: high\n",
+			want: `test.yaml:4: sources[0].priority: must be an integer, got "high"`,
+		},
+		{
 			name: "negative max_age",
 			yaml: "retention:\n  max_age: -24h\n",
 			want: `test.yaml:2: retention.max_age: must not be negative (0 keeps everything)`,
@@ -438,18 +463,22 @@ topics:
 		BaseURL:  "http://127.0.0.1:8080",
 		DataDir:  filepath.Join(dir, "data"),
 		Schedule: "@every 15m",
+		Backlog:  168 * time.Hour,
 		Fetch: FetchConfig{
 			Timeout:      30 * time.Second,
 			Concurrency:  8,
 			MaxBodyBytes: 10485760,
 			UserAgent:    "tributary/1.2.3 (+https://github.com/tributary-news/tributary)",
+			PerHost:      2,
+			MaxItems:     1000,
 		},
 		Retention: RetentionConfig{MaxAge: 720 * time.Hour},
 		Publish:   PublishConfig{MaxItems: 50},
 		Sources: []aggregator.Source{{
 			Name: "cgtn-world",
 			URL:  "https://www.cgtn.com/subscribe/rss/section/world.xml",
-			Tags: []string{"state-media"},
+			Tags:    []string{"state-media"},
+			Backlog: 168 * time.Hour,
 		}},
 		Topics: []aggregator.Topic{{
 			Name:  "human-rights-forum",
@@ -602,14 +631,19 @@ func TestParseValues(t *testing.T) {
 		{
 			name: "source fields, schedules and topic selections",
 			yaml: `schedule: "@hourly"
+backlog: 48h
 fetch:
   user_agent: "newsbot/2 (+mailto:ops@example.org)"
+  per_host: 1
+  max_items: 200
 sources:
   - name: un-news
     title: "  UN News  "
     url: https://news.un.org/feed/subscribe/en/news/all/rss.xml
     schedule: "*/10 * * * *"
     tags: [un, wire]
+    backlog: 0
+    priority: 10
   - name: hrw
     url: https://www.hrw.org/rss/news
     schedule: ""
@@ -621,15 +655,16 @@ topics:
 `,
 			check: func(t *testing.T, c *Config) {
 				wantSources := []aggregator.Source{
-					{Name: "un-news", Title: "UN News", URL: "https://news.un.org/feed/subscribe/en/news/all/rss.xml", Schedule: "*/10 * * * *", Tags: []string{"un", "wire"}},
-					{Name: "hrw", URL: "https://www.hrw.org/rss/news"},
+					{Name: "un-news", Title: "UN News", URL: "https://news.un.org/feed/subscribe/en/news/all/rss.xml", Schedule: "*/10 * * * *", Tags: []string{"un", "wire"}, Priority: 10},
+					{Name: "hrw", URL: "https://www.hrw.org/rss/news", Backlog: 48 * time.Hour},
 				}
 				wantTopics := []aggregator.Topic{{Name: "rights", Title: "Rights", Query: "rights", Sources: []string{"hrw", "tag:un"}}}
 				if !reflect.DeepEqual(c.Sources, wantSources) || !reflect.DeepEqual(c.Topics, wantTopics) {
 					t.Errorf("got\n %+v\n %+v", c.Sources, c.Topics)
 				}
-				if c.Schedule != "@hourly" || c.Fetch.UserAgent != "newsbot/2 (+mailto:ops@example.org)" {
-					t.Errorf("Schedule %q, UserAgent %q", c.Schedule, c.Fetch.UserAgent)
+				if c.Schedule != "@hourly" || c.Fetch.UserAgent != "newsbot/2 (+mailto:ops@example.org)" ||
+					c.Backlog != 48*time.Hour || c.Fetch.PerHost != 1 || c.Fetch.MaxItems != 200 {
+					t.Errorf("Schedule %q, UserAgent %q, backlog %v, fetch %+v", c.Schedule, c.Fetch.UserAgent, c.Backlog, c.Fetch)
 				}
 			},
 		},

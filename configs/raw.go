@@ -19,6 +19,7 @@ type rawConfig struct {
 	BaseURL   string       `yaml:"base_url"`
 	DataDir   *string      `yaml:"data_dir"`
 	Schedule  *string      `yaml:"schedule"`
+	Backlog   *duration    `yaml:"backlog"`
 	Fetch     rawFetch     `yaml:"fetch"`
 	Retention rawRetention `yaml:"retention"`
 	Publish   rawPublish   `yaml:"publish"`
@@ -31,6 +32,8 @@ type rawFetch struct {
 	Concurrency  *integer  `yaml:"concurrency"`
 	MaxBodyBytes *byteSize `yaml:"max_body_bytes"`
 	UserAgent    string    `yaml:"user_agent"`
+	PerHost      *integer  `yaml:"per_host"`
+	MaxItems     *integer  `yaml:"max_items"`
 }
 
 type rawRetention struct {
@@ -42,11 +45,13 @@ type rawPublish struct {
 }
 
 type rawSource struct {
-	Name     string   `yaml:"name"`
-	URL      string   `yaml:"url"`
-	Title    string   `yaml:"title"`
-	Schedule *string  `yaml:"schedule"`
-	Tags     []string `yaml:"tags"`
+	Name     string    `yaml:"name"`
+	URL      string    `yaml:"url"`
+	Title    string    `yaml:"title"`
+	Schedule *string   `yaml:"schedule"`
+	Tags     []string  `yaml:"tags"`
+	Backlog  *duration `yaml:"backlog"`
+	Priority *integer  `yaml:"priority"`
 }
 
 type rawTopic struct {

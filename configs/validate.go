@@ -97,6 +97,14 @@ func (v *validator) build(raw *rawConfig) *Config {
 	}
 	v.checkSchedule(keyPath{"schedule"}, c.Schedule)
 
+	c.Backlog = DefaultBacklog
+	if raw.Backlog != nil {
+		c.Backlog = time.Duration(*raw.Backlog)
+	}
+	if c.Backlog < 0 {
+		v.errorf(keyPath{"backlog"}, "must not be negative (0 takes everything)")
+	}
+
 	v.buildFetch(c, &raw.Fetch)
 
 	c.Retention.MaxAge = DefaultMaxAge
@@ -145,6 +153,22 @@ func (v *validator) buildFetch(c *Config, raw *rawFetch) {
 		v.errorf(keyPath{"fetch", "max_body_bytes"}, "must be positive, got %d", c.Fetch.MaxBodyBytes)
 	}
 
+	c.Fetch.PerHost = DefaultPerHost
+	if raw.PerHost != nil {
+		c.Fetch.PerHost = int(*raw.PerHost)
+	}
+	if c.Fetch.PerHost < 1 {
+		v.errorf(keyPath{"fetch", "per_host"}, "must be at least 1, got %d", c.Fetch.PerHost)
+	}
+
+	c.Fetch.MaxItems = DefaultFeedMaxItems
+	if raw.MaxItems != nil {
+		c.Fetch.MaxItems = int(*raw.MaxItems)
+	}
+	if c.Fetch.MaxItems < 1 {
+		v.errorf(keyPath{"fetch", "max_items"}, "must be at least 1, got %d", c.Fetch.MaxItems)
+	}
+
 	c.Fetch.UserAgent = strings.TrimSpace(raw.UserAgent)
 	if c.Fetch.UserAgent == "" {
 		c.Fetch.UserAgent = DefaultUserAgent(v.opts.Version)
@@ -181,6 +205,15 @@ func (v *validator) buildSources(c *Config, raws []rawSource) map[string]bool {
 			}
 		}
 		s.URL = v.checkSourceURL(at(p, "url"), strings.TrimSpace(raw.URL))
+		s.Backlog = c.Backlog
+		if raw.Backlog != nil {
+			if s.Backlog = time.Duration(*raw.Backlog); s.Backlog < 0 {
+				v.errorf(at(p, "backlog"), "must not be negative (0 takes everything)")
+			}
+		}
+		if raw.Priority != nil {
+			s.Priority = int(*raw.Priority)
+		}
 		if raw.Schedule != nil && strings.TrimSpace(*raw.Schedule) != "" {
 			s.Schedule = strings.TrimSpace(*raw.Schedule)
 			v.checkSchedule(at(p, "schedule"), s.Schedule)
