@@ -70,6 +70,18 @@ type Item struct {
 	// Topics are the names of the topics the item belongs to, kept with
 	// the item so that storage can maintain the topic indexes.
 	Topics []string
+
+	// StoryID is the id of the story (the cluster of copies of one news
+	// story across outlets) the item belongs to. A story's id is its first
+	// member's item ID, so a story of one item has the item's id. It never
+	// changes once the item is stored.
+	StoryID string
+	// MergedBy is the rule that put the item into a story it did not
+	// found: "link", "title" or "near"; "" for a story's first member.
+	MergedBy string
+	// Keys are what the story indexes look the item up by, computed by
+	// StoryMerger; empty keys are not indexed.
+	Keys StoryKeys
 }
 
 // SortTime is the time an item sorts by in topic feeds and ages by in
@@ -123,6 +135,50 @@ type FeedUpdate struct {
 	// updated, topics) from stored and reports whether incoming must be
 	// written. It must not keep stored beyond the call.
 	Reconcile func(stored, incoming *Item) bool
+	// Cluster, when set, is called inside the write transaction for every
+	// item Reconcile accepted, after it. It sets the item's Keys and, for a
+	// new item (StoryID empty), its StoryID and MergedBy, looking earlier
+	// items up through lookup; a stored item arrives with its StoryID set,
+	// which must not change. When Cluster is nil every new item founds a
+	// story of its own and is not indexed for merging.
+	Cluster func(it *Item, lookup StoryLookup) error
+}
+
+// StoryLookup finds stored items that may be copies of a new one, through
+// the story indexes. Returned items are copies the caller may keep.
+type StoryLookup interface {
+	// ByLink returns the items with this canonical link.
+	ByLink(link string) ([]Item, error)
+	// ByTitleKey returns the items with this title key published within
+	// [from, to].
+	ByTitleKey(key string, from, to time.Time) ([]Item, error)
+	// ByBands returns the items published within [from, to] that share at
+	// least minShared of these locality-sensitive hash bands, most shared
+	// first, at most limit of them. It may look at only the latest entries
+	// of a crowded band.
+	ByBands(bands []uint64, from, to time.Time, minShared, limit int) ([]Item, error)
+}
+
+// StoryKeys are an item's entries in the story indexes.
+type StoryKeys struct {
+	Link  string   // CanonicalLink of the item's link; "" when it has none
+	Title string   // TitleKey of its title; "" when too short to index
+	Bands []uint64 // MinHash LSH bands of its title and lede
+}
+
+// Story is a cluster of items that are copies of one news story.
+type Story struct {
+	ID string
+	// Members are the story's items, earliest published first (ties by
+	// source, then item ID).
+	Members []Item
+	// Published is the earliest member's; a topic feed sorts by it, so a
+	// late copy does not move the story up.
+	Published time.Time
+	// Updated is the latest member Updated: a late copy moves it.
+	Updated time.Time
+	// Topics is the union of the members' topics.
+	Topics []string
 }
 
 // SaveResult says what storing a FeedUpdate changed.

@@ -15,6 +15,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -24,7 +25,12 @@ const (
 	fetchDefaultTimeout      = 30 * time.Second
 	fetchDefaultMaxBodyBytes = 10 << 20
 	fetchDefaultUserAgent    = "tributary/1.0 (feed aggregator; +https://github.com/tributary-news/tributary)"
+	fetchDefaultPerHost      = 2
+	fetchDefaultConnect      = 10 * time.Second
 	fetchMaxRedirects        = 5
+	// fetchMaxMaxAge caps a Cache-Control max-age so that an absurd value
+	// cannot overflow a time.Duration.
+	fetchMaxMaxAge = 365 * 24 * time.Hour
 
 	// fetchAccept prefers feed media types, then generic XML/JSON, then
 	// anything (an HTML page is still worth reading: it may advertise feeds).
@@ -41,6 +47,14 @@ type FetcherOptions struct {
 	MaxBodyBytes int64
 	// UserAgent is sent with every request; a tributary default when empty.
 	UserAgent string
+	// PerHost bounds the requests in flight to one host (the request URL's
+	// host and port, lower-cased), so that many sources on one site do not
+	// hammer it. A request waiting for a slot gives up when its context is
+	// done. Default 2.
+	PerHost int
+	// ConnectTimeout bounds the TCP connect and the TLS handshake, each.
+	// Default 10s (never more than Timeout).
+	ConnectTimeout time.Duration
 	// Logger receives per-request debug lines; discarded when nil.
 	Logger *slog.Logger
 	// Now is the clock used to turn a Retry-After date into a duration;
@@ -51,12 +65,14 @@ type FetcherOptions struct {
 // Fetcher downloads feeds over HTTP(S) with conditional GET, or reads them
 // from file:// URLs. It is safe for concurrent use.
 type Fetcher struct {
-	client       *http.Client
-	timeout      time.Duration
-	maxBodyBytes int64
-	userAgent    string
-	logger       *slog.Logger
-	now          func() time.Time
+	client         *http.Client
+	timeout        time.Duration
+	connectTimeout time.Duration
+	maxBodyBytes   int64
+	userAgent      string
+	logger         *slog.Logger
+	now            func() time.Time
+	hosts          *fetchHostSlots
 }
 
 // NewFetcher returns a Fetcher with its own HTTP client: a per-request
@@ -85,12 +101,23 @@ func NewFetcher(opts FetcherOptions) *Fetcher {
 	if f.now == nil {
 		f.now = time.Now
 	}
-	dialer := &net.Dialer{Timeout: min(f.timeout, 15*time.Second), KeepAlive: 30 * time.Second}
+	perHost := opts.PerHost
+	if perHost <= 0 {
+		perHost = fetchDefaultPerHost
+	}
+	f.hosts = newFetchHostSlots(perHost)
+	connect := opts.ConnectTimeout
+	if connect <= 0 {
+		connect = fetchDefaultConnect
+	}
+	connect = min(connect, f.timeout)
+	f.connectTimeout = connect
+	dialer := &net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}
 	transport := &http.Transport{
 		Proxy:                  http.ProxyFromEnvironment,
 		DialContext:            dialer.DialContext,
 		ForceAttemptHTTP2:      true,
-		TLSHandshakeTimeout:    min(f.timeout, 10*time.Second),
+		TLSHandshakeTimeout:    connect,
 		ResponseHeaderTimeout:  f.timeout,
 		ExpectContinueTimeout:  time.Second,
 		MaxIdleConns:           50,
@@ -134,6 +161,10 @@ type FetchResult struct {
 	// target of the leading run of 301/308 hops, or "" when the first hop
 	// was temporary or there was no redirect.
 	PermanentRedirect string
+	// MaxAge is the response's Cache-Control max-age (a 200 or a 304):
+	// how long the publisher says the feed stays fresh. 0 when absent,
+	// no-cache, no-store or unreadable.
+	MaxAge time.Duration
 }
 
 // HTTPError is a response with a status other than 2xx or 304.
@@ -190,6 +221,18 @@ func (f *Fetcher) Fetch(ctx context.Context, req FetchRequest) (*FetchResult, er
 }
 
 func (f *Fetcher) fetchHTTP(ctx context.Context, req FetchRequest) (*FetchResult, error) {
+	host, err := fetchHostKey(req.URL)
+	if err != nil {
+		return nil, err
+	}
+	release, err := f.hosts.acquire(ctx, host)
+	if err != nil {
+		return nil, f.fetchPlainError(ctx, err)
+	}
+	// The slot is held until the body is read: that is when the server is
+	// done with us.
+	defer release()
+
 	hreq, err := http.NewRequestWithContext(ctx, http.MethodGet, req.URL, nil)
 	if err != nil {
 		return nil, fmt.Errorf("build request: %w", err)
@@ -221,6 +264,7 @@ func (f *Fetcher) fetchHTTP(ctx context.Context, req FetchRequest) (*FetchResult
 			LastModified:      req.LastModified,
 			FinalURL:          finalURL,
 			PermanentRedirect: fetchPermanentRedirect(resp),
+			MaxAge:            fetchParseMaxAge(resp.Header.Values("Cache-Control")),
 		}
 		if v := resp.Header.Get("ETag"); v != "" {
 			res.ETag = v
@@ -242,7 +286,7 @@ func (f *Fetcher) fetchHTTP(ctx context.Context, req FetchRequest) (*FetchResult
 	if resp.ContentLength > f.maxBodyBytes {
 		return nil, fmt.Errorf("response body exceeds %d bytes", f.maxBodyBytes)
 	}
-	body, err := fetchReadLimited(resp.Body, f.maxBodyBytes)
+	body, err := fetchReadLimited(resp.Body, f.maxBodyBytes, resp.ContentLength)
 	if err != nil {
 		return nil, f.fetchPlainError(ctx, err)
 	}
@@ -254,6 +298,7 @@ func (f *Fetcher) fetchHTTP(ctx context.Context, req FetchRequest) (*FetchResult
 		LastModified:      resp.Header.Get("Last-Modified"),
 		FinalURL:          finalURL,
 		PermanentRedirect: fetchPermanentRedirect(resp),
+		MaxAge:            fetchParseMaxAge(resp.Header.Values("Cache-Control")),
 	}, nil
 }
 
@@ -291,7 +336,7 @@ func (f *Fetcher) fetchFile(ctx context.Context, req FetchRequest, u *url.URL) (
 	if info.Size() > f.maxBodyBytes {
 		return nil, fmt.Errorf("response body exceeds %d bytes", f.maxBodyBytes)
 	}
-	body, err := fetchReadLimited(&fetchCtxReader{ctx: ctx, r: file}, f.maxBodyBytes)
+	body, err := fetchReadLimited(&fetchCtxReader{ctx: ctx, r: file}, f.maxBodyBytes, -1)
 	if err != nil {
 		return nil, fetchFileError(path, err)
 	}
@@ -300,14 +345,60 @@ func (f *Fetcher) fetchFile(ctx context.Context, req FetchRequest, u *url.URL) (
 }
 
 // fetchReadLimited reads all of r but fails once it has seen more than max
-// bytes, without reading further: a gzip bomb stops at the limit.
-func fetchReadLimited(r io.Reader, max int64) ([]byte, error) {
-	body, err := io.ReadAll(io.LimitReader(r, max+1))
-	if err != nil {
-		return nil, err
+// bytes, without reading further: a gzip bomb stops at the limit. size is
+// the length the server announced, or -1. Memory stays near the size of
+// the body: an announced body is read into one buffer of its size; any
+// other into chunks of growing size, copied once into a buffer of the
+// final size (so no buffer is ever reallocated twice its contents, and a
+// body over the limit never gets the final copy).
+func fetchReadLimited(r io.Reader, max, size int64) ([]byte, error) {
+	exceeds := fmt.Errorf("response body exceeds %d bytes", max)
+	if size >= 0 && size <= max {
+		body := make([]byte, size)
+		if _, err := io.ReadFull(r, body); err != nil {
+			if errors.Is(err, io.EOF) {
+				// Shorter than announced: the connection was cut.
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+		var one [1]byte
+		if n, _ := io.ReadFull(r, one[:]); n > 0 {
+			return nil, exceeds
+		}
+		return body, nil
 	}
-	if int64(len(body)) > max {
-		return nil, fmt.Errorf("response body exceeds %d bytes", max)
+	const (
+		firstChunk = 32 << 10
+		maxChunk   = 1 << 20
+	)
+	var (
+		chunks [][]byte
+		total  int64
+		next   int64 = firstChunk
+	)
+	for {
+		chunk := make([]byte, min(next, max+1-total))
+		n, err := io.ReadFull(r, chunk)
+		total += int64(n)
+		chunks = append(chunks, chunk[:n])
+		if total > max {
+			return nil, exceeds
+		}
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		next = min(next*2, maxChunk)
+	}
+	if len(chunks) == 1 {
+		return chunks[0], nil
+	}
+	body := make([]byte, 0, total)
+	for _, c := range chunks {
+		body = append(body, c...)
 	}
 	return body, nil
 }
@@ -381,6 +472,97 @@ func fetchParseRetryAfter(value string, now time.Time) time.Duration {
 	return 0
 }
 
+// fetchParseMaxAge reads max-age from Cache-Control header values. It
+// returns 0 when there is none, when the response must not be reused
+// (no-cache, no-store) or when the value is not a number of seconds.
+func fetchParseMaxAge(values []string) time.Duration {
+	var maxAge time.Duration
+	found := false
+	for _, v := range values {
+		for directive := range strings.SplitSeq(v, ",") {
+			name, arg, _ := strings.Cut(strings.TrimSpace(directive), "=")
+			switch strings.ToLower(strings.TrimSpace(name)) {
+			case "no-cache", "no-store":
+				return 0
+			case "max-age":
+				if found {
+					continue // the first one counts (RFC 9111 4.2.1)
+				}
+				found = true
+				secs, err := strconv.ParseInt(strings.Trim(strings.TrimSpace(arg), `"`), 10, 64)
+				if err != nil || secs <= 0 {
+					continue
+				}
+				maxAge = time.Duration(min(secs, int64(fetchMaxMaxAge/time.Second))) * time.Second
+			}
+		}
+	}
+	return maxAge
+}
+
+// fetchHostKey is the politeness key of a URL: its host and port,
+// lower-cased.
+func fetchHostKey(rawURL string) (string, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "", fmt.Errorf("invalid URL: %w", err)
+	}
+	if u.Host == "" {
+		return "", errors.New("URL has no host")
+	}
+	return strings.ToLower(u.Host), nil
+}
+
+// fetchHostSlots bounds the requests in flight per host. A host's entry
+// lives only while someone holds or awaits one of its slots, so the map
+// does not grow with every host ever fetched.
+type fetchHostSlots struct {
+	perHost int
+	mu      sync.Mutex
+	hosts   map[string]*fetchHostSlot
+}
+
+type fetchHostSlot struct {
+	slots chan struct{}
+	users int // holders and waiters; guarded by fetchHostSlots.mu
+}
+
+func newFetchHostSlots(perHost int) *fetchHostSlots {
+	return &fetchHostSlots{perHost: perHost, hosts: make(map[string]*fetchHostSlot)}
+}
+
+// acquire waits for a slot of host, or for ctx to be done. The returned
+// func gives the slot back; it must be called exactly once.
+func (h *fetchHostSlots) acquire(ctx context.Context, host string) (func(), error) {
+	h.mu.Lock()
+	s := h.hosts[host]
+	if s == nil {
+		s = &fetchHostSlot{slots: make(chan struct{}, h.perHost)}
+		h.hosts[host] = s
+	}
+	s.users++
+	h.mu.Unlock()
+
+	done := func() {
+		h.mu.Lock()
+		s.users--
+		if s.users == 0 {
+			delete(h.hosts, host)
+		}
+		h.mu.Unlock()
+	}
+	select {
+	case s.slots <- struct{}{}:
+		return func() {
+			<-s.slots
+			done()
+		}, nil
+	case <-ctx.Done():
+		done()
+		return nil, ctx.Err()
+	}
+}
+
 // fetchNetError replaces a transport error's message with plain words
 // while keeping the original for errors.Is and errors.As.
 type fetchNetError struct {
@@ -404,6 +586,7 @@ func (f *Fetcher) fetchPlainError(ctx context.Context, err error) error {
 		unknownCA  x509.UnknownAuthorityError
 		hostErr    x509.HostnameError
 		invalidErr x509.CertificateInvalidError
+		opErr      *net.OpError
 		netErr     net.Error
 	)
 	switch {
@@ -417,6 +600,10 @@ func (f *Fetcher) fetchPlainError(ctx context.Context, err error) error {
 		return &fetchNetError{msg: "connection reset by the server", err: err}
 	case errors.As(err, &hostErr), errors.As(err, &unknownCA), errors.As(err, &invalidErr), errors.As(err, &certErr):
 		return &fetchNetError{msg: "invalid TLS certificate: " + fetchInnermost(err).Error(), err: err}
+	case errors.As(err, &opErr) && opErr.Op == "dial" && opErr.Timeout():
+		return &fetchNetError{msg: fmt.Sprintf("could not connect within %s", f.connectTimeout), err: err}
+	case errors.As(err, &netErr) && netErr.Timeout() && strings.Contains(err.Error(), "TLS handshake timeout"):
+		return &fetchNetError{msg: fmt.Sprintf("TLS handshake timed out after %s", f.connectTimeout), err: err}
 	case errors.As(err, &netErr) && netErr.Timeout():
 		return &fetchNetError{msg: fmt.Sprintf("timed out after %s", f.timeout), err: err}
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):

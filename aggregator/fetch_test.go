@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -707,3 +708,180 @@ type fetchTimeoutErr struct{}
 func (fetchTimeoutErr) Error() string   { return "i/o timeout" }
 func (fetchTimeoutErr) Timeout() bool   { return true }
 func (fetchTimeoutErr) Temporary() bool { return true }
+
+// TestFetchPerHost runs 6 fetches to one host at once: never more than 2
+// reach it together, while a fetch to another host goes straight through.
+func TestFetchPerHost(t *testing.T) {
+	var inFlight, peak, served atomic.Int32
+	release := make(chan struct{})
+	busy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+		}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+		served.Add(1)
+		io.WriteString(w, fetchTestFeed)
+	}))
+	defer busy.Close()
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, fetchTestFeed)
+	}))
+	defer other.Close()
+
+	f := fetchNewTestFetcher(FetcherOptions{}) // PerHost defaults to 2
+	errs := make(chan error, 6)
+	for i := range 6 {
+		go func() {
+			_, err := f.Fetch(t.Context(), FetchRequest{URL: fmt.Sprintf("%s/feed%d", busy.URL, i)})
+			errs <- err
+		}()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for inFlight.Load() < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d requests reached the busy host", inFlight.Load())
+		}
+		time.Sleep(time.Millisecond)
+	}
+
+	// The busy host's slots are full; another host is not held up.
+	if _, err := f.Fetch(t.Context(), FetchRequest{URL: other.URL}); err != nil {
+		t.Fatalf("fetch from the other host: %v", err)
+	}
+	// A third request to the busy host waits, and gives up with its context.
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := f.Fetch(ctx, FetchRequest{URL: busy.URL + "/impatient"}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("waiting for a slot: error = %v, want context.DeadlineExceeded", err)
+	}
+	if got := inFlight.Load(); got != 2 {
+		t.Errorf("%d requests in flight at the busy host, want 2", got)
+	}
+
+	close(release)
+	for range 6 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	if got := peak.Load(); got != 2 {
+		t.Errorf("peak in flight at one host = %d, want 2", got)
+	}
+	if got := served.Load(); got != 6 {
+		t.Errorf("served %d, want 6", got)
+	}
+	f.hosts.mu.Lock()
+	left := len(f.hosts.hosts)
+	f.hosts.mu.Unlock()
+	if left != 0 {
+		t.Errorf("%d host entries left after every fetch ended", left)
+	}
+}
+
+func TestFetchHostKey(t *testing.T) {
+	tests := []struct{ url, want string }{
+		{"https://Example.COM/feed", "example.com"},
+		{"http://example.com:8080/a", "example.com:8080"},
+		{"http://[::1]:80/", "[::1]:80"},
+	}
+	for _, tt := range tests {
+		if got, err := fetchHostKey(tt.url); err != nil || got != tt.want {
+			t.Errorf("fetchHostKey(%q) = %q, %v; want %q", tt.url, got, err, tt.want)
+		}
+	}
+}
+
+func TestFetchMaxAge(t *testing.T) {
+	tests := []struct {
+		name   string
+		values []string
+		want   time.Duration
+	}{
+		{"absent", nil, 0},
+		{"max-age", []string{"public, max-age=1800"}, 30 * time.Minute},
+		{"case and spaces", []string{"Max-Age = 60 "}, time.Minute},
+		{"quoted", []string{`max-age="120"`}, 2 * time.Minute},
+		{"first one counts", []string{"max-age=60", "max-age=600"}, time.Minute},
+		{"no-cache", []string{"max-age=600, no-cache"}, 0},
+		{"no-store in another header", []string{"max-age=600", "no-store"}, 0},
+		{"garbage", []string{"max-age=soon"}, 0},
+		{"negative", []string{"max-age=-5"}, 0},
+		{"zero", []string{"max-age=0"}, 0},
+		{"huge capped at a year", []string{"max-age=99999999999999"}, 365 * 24 * time.Hour},
+		{"s-maxage alone", []string{"s-maxage=60"}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := fetchParseMaxAge(tt.values); got != tt.want {
+				t.Errorf("fetchParseMaxAge(%q) = %v, want %v", tt.values, got, tt.want)
+			}
+		})
+	}
+
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=900")
+		w.Header().Set("ETag", `"v"`)
+		if r.Header.Get("If-None-Match") == `"v"` {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		io.WriteString(w, fetchTestFeed)
+	}))
+	defer srv.Close()
+	f := fetchNewTestFetcher(FetcherOptions{})
+	for _, req := range []FetchRequest{{URL: srv.URL}, {URL: srv.URL, ETag: `"v"`}} {
+		res, err := f.Fetch(t.Context(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.MaxAge != 15*time.Minute {
+			t.Errorf("status %d: MaxAge = %v, want 15m", res.StatusCode, res.MaxAge)
+		}
+	}
+}
+
+// TestFetchConnectTimeout: a TLS server that accepts but never answers the
+// handshake is given up on after ConnectTimeout, well before Timeout.
+func TestFetchConnectTimeout(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns sync.WaitGroup
+	stop := make(chan struct{})
+	accepting := make(chan struct{})
+	defer func() {
+		close(stop)
+		ln.Close()
+		<-accepting
+		conns.Wait()
+	}()
+	go func() {
+		defer close(accepting)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns.Go(func() {
+				defer c.Close()
+				<-stop
+			})
+		}
+	}()
+	f := NewFetcher(FetcherOptions{Timeout: 10 * time.Second, ConnectTimeout: 200 * time.Millisecond})
+	u := "https://" + ln.Addr().String() + "/feed"
+	start := time.Now()
+	_, err = f.Fetch(t.Context(), FetchRequest{URL: u})
+	elapsed := time.Since(start)
+	if want := "fetch " + u + ": TLS handshake timed out after 200ms"; err == nil || err.Error() != want {
+		t.Fatalf("error = %v, want %q", err, want)
+	}
+	if elapsed > 3*time.Second {
+		t.Errorf("gave up after %v, want about 200ms", elapsed)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/tributary-news/tributary/aggregator/query"
 )
@@ -16,7 +17,8 @@ import (
 // a new matcher.
 type TopicMatcher struct {
 	topics     []compiledTopic
-	sourceTags map[string][]string // source name → its tags
+	sourceTags map[string][]string      // source name → its tags
+	backlog    map[string]time.Duration // source name → its backlog window
 }
 
 type compiledTopic struct {
@@ -30,9 +32,13 @@ type compiledTopic struct {
 // NewTopicMatcher compiles the topics' queries. sources supplies the tags
 // that "tag:NAME" entries and source: terms refer to.
 func NewTopicMatcher(topics []Topic, sources []Source) (*TopicMatcher, error) {
-	m := &TopicMatcher{sourceTags: make(map[string][]string, len(sources))}
+	m := &TopicMatcher{
+		sourceTags: make(map[string][]string, len(sources)),
+		backlog:    make(map[string]time.Duration, len(sources)),
+	}
 	for _, s := range sources {
 		m.sourceTags[s.Name] = s.Tags
+		m.backlog[s.Name] = s.Backlog
 	}
 	for _, t := range topics {
 		q, err := query.Parse(t.Query)
@@ -46,19 +52,30 @@ func NewTopicMatcher(topics []Topic, sources []Source) (*TopicMatcher, error) {
 				ct.allowed[s] = true
 			}
 		}
-		ct.fingerprint = topicFingerprint(q, t.Sources)
+		ct.fingerprint = topicFingerprint(q, t.Sources, sources)
 		m.topics = append(m.topics, ct)
 	}
 	return m, nil
 }
 
 // topicFingerprint changes whenever what a topic selects changes: its
-// parsed query (so reformatting a query does not force a rematch) and its
-// source restriction.
-func topicFingerprint(q *query.Query, sources []string) string {
-	sorted := slices.Clone(sources)
+// parsed query (so reformatting a query does not force a rematch), its
+// source restriction, and the sources' tags and backlog windows.
+func topicFingerprint(q *query.Query, allowed []string, sources []Source) string {
+	sorted := slices.Clone(allowed)
 	slices.Sort(sorted)
-	sum := sha256.Sum256([]byte(q.String() + "\x00" + strings.Join(sorted, "\x00")))
+	var b strings.Builder
+	b.WriteString(q.String())
+	b.WriteString("\x00")
+	b.WriteString(strings.Join(sorted, "\x00"))
+	described := make([]string, 0, len(sources))
+	for _, s := range sources {
+		described = append(described, fmt.Sprintf("%s|%s|%d", s.Name, strings.Join(s.Tags, ","), s.Backlog))
+	}
+	slices.Sort(described)
+	b.WriteString("\x00")
+	b.WriteString(strings.Join(described, "\x00"))
+	sum := sha256.Sum256([]byte(b.String()))
 	return hex.EncodeToString(sum[:8])
 }
 
@@ -87,9 +104,22 @@ func (m *TopicMatcher) document(it *Item) *query.Document {
 	})
 }
 
+// isBacklog reports whether an item is backlog: first seen longer after
+// its publication than its source's backlog window. Such an item — one a
+// source already carried when first polled, or an old one it surfaced
+// later — is stored but enters no topic, so that adding a source with a
+// long archive does not flood the topic feeds.
+func (m *TopicMatcher) isBacklog(it *Item) bool {
+	window := m.backlog[it.Source]
+	return window > 0 && !it.FirstSeen.IsZero() && it.FirstSeen.Sub(it.Published) > window
+}
+
 // Match returns the names of the topics the item belongs to, in config
 // order. The item's text is normalised once and shared across topics.
 func (m *TopicMatcher) Match(it *Item) []string {
+	if m.isBacklog(it) {
+		return nil
+	}
 	var names []string
 	var doc *query.Document
 	tags := m.sourceTags[it.Source]
@@ -117,7 +147,7 @@ func (m *TopicMatcher) Memberships() []TopicMembership {
 			Name:        ct.name,
 			Fingerprint: ct.fingerprint,
 			Match: func(it *Item) bool {
-				return ct.allows(it.Source, m.sourceTags[it.Source]) && ct.query.Match(m.document(it))
+				return !m.isBacklog(it) && ct.allows(it.Source, m.sourceTags[it.Source]) && ct.query.Match(m.document(it))
 			},
 		})
 	}

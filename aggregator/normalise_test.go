@@ -3,11 +3,13 @@ package aggregator
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 func TestItemIdentity(t *testing.T) {
@@ -116,7 +118,7 @@ func normTestItem() ParsedItem {
 
 func TestNormaliseItemsHash(t *testing.T) {
 	hashOf := func(p ParsedItem) string {
-		items := NormaliseItems("src", &ParsedFeed{Items: []ParsedItem{p}})
+		items := NormaliseItems("src", &ParsedFeed{Items: []ParsedItem{p}}, 0)
 		if len(items) != 1 {
 			t.Fatalf("got %d items", len(items))
 		}
@@ -188,7 +190,7 @@ func TestNormaliseItems(t *testing.T) {
 		{Link: "https://example.org/c", Title: "Duplicate of the third"},
 		{Title: "Fourth"},
 	}}
-	items := NormaliseItems("news", feed)
+	items := NormaliseItems("news", feed, 0)
 
 	var titles []string
 	for _, it := range items {
@@ -230,7 +232,7 @@ func TestNormaliseItems(t *testing.T) {
 		t.Error("Item.Categories aliases the parsed item's slice")
 	}
 
-	if got := NormaliseItems("news", nil); got != nil {
+	if got := NormaliseItems("news", nil, 0); got != nil {
 		t.Errorf("NormaliseItems(nil) = %v, want nil", got)
 	}
 }
@@ -241,7 +243,7 @@ func TestNormaliseItems(t *testing.T) {
 func TestNormaliseGolden(t *testing.T) {
 	for _, fixture := range []string{"rss2.xml", "atom.xml"} {
 		t.Run(fixture, func(t *testing.T) {
-			feed, err := ParseFeed(parseReadFixture(t, fixture), "https://example.org/feeds/rss")
+			feed, err := ParseFeed(parseReadFixture(t, fixture), "", "https://example.org/feeds/rss")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -249,7 +251,7 @@ func TestNormaliseGolden(t *testing.T) {
 			enc := json.NewEncoder(&buf)
 			enc.SetEscapeHTML(false)
 			enc.SetIndent("", "  ")
-			if err := enc.Encode(NormaliseItems("example", feed)); err != nil {
+			if err := enc.Encode(NormaliseItems("example", feed, 0)); err != nil {
 				t.Fatal(err)
 			}
 			golden := filepath.Join("testdata", "parse", fixture+".items.golden.json")
@@ -266,5 +268,149 @@ func TestNormaliseGolden(t *testing.T) {
 				t.Errorf("NormaliseItems(%s) differs from %s:\n got: %s\nwant: %s", fixture, golden, buf.Bytes(), want)
 			}
 		})
+	}
+}
+
+func TestNormaliseItemsMaxItems(t *testing.T) {
+	day := func(d int) time.Time { return time.Date(2024, 1, d, 0, 0, 0, 0, time.UTC) }
+	feed := &ParsedFeed{Items: []ParsedItem{
+		{GUID: "old", Published: day(1)},
+		{GUID: "new", Published: day(9)},
+		{GUID: "undated"},
+		{GUID: "mid-a", Published: day(5)},
+		{GUID: "mid-b", Published: day(5)},
+		{GUID: "newer", Published: day(7)},
+		{GUID: "new", Published: day(30)}, // a duplicate does not take a place
+	}}
+	tests := []struct {
+		name string
+		max  int
+		want string // identities, in feed order
+	}{
+		{"all fit", 10, "old|new|undated|mid-a|mid-b|newer"},
+		{"exactly", 6, "old|new|undated|mid-a|mid-b|newer"},
+		{"undated counts as oldest", 5, "old|new|mid-a|mid-b|newer"},
+		{"newest kept, feed order", 3, "new|mid-a|newer"},
+		{"ties in feed order", 2, "new|newer"},
+		{"one", 1, "new"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			for _, it := range NormaliseItems("s", feed, tt.max) {
+				got = append(got, it.Identity)
+			}
+			if strings.Join(got, "|") != tt.want {
+				t.Errorf("kept %s, want %s", strings.Join(got, "|"), tt.want)
+			}
+		})
+	}
+	t.Run("default is 1000", func(t *testing.T) {
+		big := &ParsedFeed{}
+		for i := range 1500 {
+			big.Items = append(big.Items, ParsedItem{GUID: fmt.Sprint(i)})
+		}
+		for _, max := range []int{0, -1} {
+			if got := len(NormaliseItems("s", big, max)); got != 1000 {
+				t.Errorf("maxItems %d: %d items, want 1000", max, got)
+			}
+		}
+	})
+}
+
+func TestNormaliseItemsLimits(t *testing.T) {
+	long := func(s string, n int) string { return strings.Repeat(s, n) }
+	names := make([]string, 80)
+	for i := range names {
+		names[i] = fmt.Sprintf("name %d", i)
+	}
+	tests := []struct {
+		name  string
+		item  ParsedItem
+		check func(t *testing.T, it Item)
+	}{
+		{"title cut at 1000 runes", ParsedItem{GUID: "1", Title: long("é", 1500)}, func(t *testing.T, it Item) {
+			if it.Title != long("é", 1000) {
+				t.Errorf("title: %d runes", utf8.RuneCountInString(it.Title))
+			}
+		}},
+		{"short multibyte title kept", ParsedItem{GUID: "1", Title: long("中", 999)}, func(t *testing.T, it Item) {
+			if it.Title != long("中", 999) {
+				t.Errorf("title: %d runes", utf8.RuneCountInString(it.Title))
+			}
+		}},
+		{"link over 4 KiB dropped", ParsedItem{GUID: "1", Link: "https://e.com/" + long("a", 5000)}, func(t *testing.T, it Item) {
+			if it.Link != "" {
+				t.Errorf("link of %d bytes kept", len(it.Link))
+			}
+		}},
+		{"link of 4 KiB kept", ParsedItem{GUID: "1", Link: "https://e.com/" + long("a", 4096-14)}, func(t *testing.T, it Item) {
+			if len(it.Link) != 4096 {
+				t.Errorf("link = %d bytes, want 4096", len(it.Link))
+			}
+		}},
+		{"summary and content cut at 256 KiB on a rune boundary", ParsedItem{GUID: "1", Summary: "x" + long("€", 100000), Content: long("<p>a</p>", 40000)}, func(t *testing.T, it Item) {
+			if len(it.Summary) > 256<<10 || len(it.Summary) < 256<<10-3 || !utf8.ValidString(it.Summary) {
+				t.Errorf("summary: %d bytes, valid %v", len(it.Summary), utf8.ValidString(it.Summary))
+			}
+			if len(it.Content) != 256<<10 {
+				t.Errorf("content: %d bytes", len(it.Content))
+			}
+		}},
+		{"at most 50 authors and categories of 200 runes", ParsedItem{GUID: "1", Authors: append([]string{long("ж", 300)}, names...), Categories: names}, func(t *testing.T, it Item) {
+			if len(it.Authors) != 50 || len(it.Categories) != 50 {
+				t.Errorf("%d authors, %d categories, want 50 each", len(it.Authors), len(it.Categories))
+			}
+			if it.Authors[0] != long("ж", 200) || it.Categories[49] != "name 49" {
+				t.Errorf("authors[0] = %d runes, categories[49] = %q", utf8.RuneCountInString(it.Authors[0]), it.Categories[49])
+			}
+		}},
+		{"over-long guid hashed", ParsedItem{GUID: long("g", 3000)}, func(t *testing.T, it Item) {
+			if !strings.HasPrefix(it.Identity, "hash:") || len(it.Identity) != 5+64 {
+				t.Errorf("identity = %.80q", it.Identity)
+			}
+		}},
+		{"control characters removed, tab and newline kept", ParsedItem{GUID: "g\x00", Title: "a\x01b\x7fc\u0085d\uFFFEe", Summary: "s\x1b[31m\tt\nu\r", Authors: []string{"A\x00da"}, Categories: []string{"\x02"}}, func(t *testing.T, it Item) {
+			if it.Identity != "g" || it.Title != "abcde" || it.Summary != "s[31m\tt\nu" || it.Authors[0] != "Ada" || it.Categories != nil {
+				t.Errorf("item = %+v", it)
+			}
+		}},
+		{"invalid UTF-8 repaired", ParsedItem{GUID: "\xff1", Title: "caf\xe9", Content: "\xc3(", Authors: []string{"\xed\xa0\x80x"}}, func(t *testing.T, it Item) {
+			for _, s := range []string{it.Identity, it.Title, it.Content, it.Authors[0]} {
+				if !utf8.ValidString(s) || !strings.Contains(s, "\uFFFD") {
+					t.Errorf("%q not repaired", s)
+				}
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			items := NormaliseItems("s", &ParsedFeed{Items: []ParsedItem{tt.item}}, 0)
+			if len(items) != 1 {
+				t.Fatalf("%d items", len(items))
+			}
+			tt.check(t, items[0])
+		})
+	}
+}
+
+func TestNormPlainText(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"Plain", "Plain"},
+		{"  spaced \n out\t", "spaced out"},
+		{"<b>Bold</b> &amp; <I class='x'>it</I>", "Bold & it"},
+		{"line<br>break<br/>s", "line break s"},
+		{"1 < 2 and 3 > 2", "1 < 2 and 3 > 2"},
+		{"x<y", "x<y"},
+		{"<notatag>", "<notatag>"},
+		{"<b unterminated", "<b unterminated"},
+		{"a<!-- hidden -->b", "ab"},
+		{"AT&T &copy; 2024 &#8364;", "AT&T © 2024 €"},
+		{"&lt;b&gt;", "<b>"},
+	}
+	for _, tt := range tests {
+		if got := normPlainText(tt.in); got != tt.want {
+			t.Errorf("normPlainText(%q) = %q, want %q", tt.in, got, tt.want)
+		}
 	}
 }

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"runtime/debug"
+	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -21,16 +23,32 @@ type PollerOptions struct {
 	Store   Store
 	Fetcher *Fetcher
 	Matcher *TopicMatcher
+	// Merger assigns new items to stories; nil makes every item a story
+	// of its own.
+	Merger *StoryMerger
 	// Concurrency bounds the fetches running at once across all sources.
 	Concurrency int
+	// MaxItems bounds the items taken from one feed (0: the default).
+	MaxItems int
 	// MaxAge drops items published longer ago than this at ingest, as
 	// retention would prune them at once; 0 keeps everything.
 	MaxAge time.Duration
-	// NextPoll tells when a source is due next, for its stored state.
-	NextPoll func(src Source, now time.Time) time.Time
+	// NextPoll tells when a source is next due on its schedule after a time.
+	NextPoll func(src Source, after time.Time) time.Time
 	Logger   *slog.Logger
 	Now      func() time.Time
 }
+
+const (
+	// maxBackoff caps the exponential backoff of a failing source, and
+	// maxHint the publisher's own polling hint: every source is polled at
+	// least once a day.
+	maxBackoff = 24 * time.Hour
+	maxHint    = 24 * time.Hour
+	// maxRetryAfter caps how long a Retry-After can silence a source, so a
+	// garbage value cannot disable it for good.
+	maxRetryAfter = 7 * 24 * time.Hour
+)
 
 // Poller runs the pipeline for one source at a time: fetch, parse,
 // normalise, dedupe, match and store. It is safe for concurrent use.
@@ -38,6 +56,7 @@ type Poller struct {
 	opts    PollerOptions
 	slots   chan struct{}
 	matcher atomic.Pointer[TopicMatcher]
+	merger  atomic.Pointer[StoryMerger]
 }
 
 // PollResult says what one poll of one source did.
@@ -46,21 +65,56 @@ type PollResult struct {
 	Status      int  // HTTP status; 0 without an HTTP response
 	NotModified bool // 304, or a body identical to the last one
 	SaveResult
+	// Skipped is set when a scheduled poll found the source not due: it is
+	// backing off after failures or honouring the publisher's hint.
+	Skipped bool
+	// Deferred is set when the publisher asked for a pause (Retry-After)
+	// that has not elapsed: nothing was fetched, not even by a manual poll.
+	Deferred time.Time
+	// Disabled is set for a source that 410 Gone disabled: nothing fetched.
+	Disabled bool
+	// State is the source's state after the poll.
+	State    SourceState
 	Duration time.Duration
 	Err      error
 }
 
-// String is the one-line summary the poll command prints.
+// String is the one-line summary the poll command prints: what happened,
+// then the same health the status page shows.
 func (r PollResult) String() string {
+	var b strings.Builder
+	b.WriteString(r.Source)
+	b.WriteString(": ")
 	switch {
+	case r.Disabled:
+		fmt.Fprintf(&b, "disabled: %s", r.State.LastError)
+	case !r.Deferred.IsZero():
+		fmt.Fprintf(&b, "deferred until %s: the publisher asked for a pause", r.Deferred.UTC().Format(time.RFC3339))
+	case r.Skipped:
+		b.WriteString("not due")
 	case r.Err != nil:
-		return fmt.Sprintf("%s: error: %v", r.Source, r.Err)
+		fmt.Fprintf(&b, "error: %v", r.Err)
 	case r.NotModified:
-		return fmt.Sprintf("%s: not modified (%s)", r.Source, r.Duration.Round(time.Millisecond))
+		b.WriteString("not modified")
 	default:
-		return fmt.Sprintf("%s: %d new, %d updated, %d unchanged (%s)",
-			r.Source, r.New, r.Updated, r.Unchanged, r.Duration.Round(time.Millisecond))
+		fmt.Fprintf(&b, "%d new, %d updated, %d unchanged", r.New, r.Updated, r.Unchanged)
 	}
+	if r.Status != 0 {
+		fmt.Fprintf(&b, "; HTTP %d", r.Status)
+	}
+	if r.State.ConsecutiveFailures > 1 {
+		fmt.Fprintf(&b, "; %d failures in a row", r.State.ConsecutiveFailures)
+	}
+	if r.State.PermanentRedirect != "" {
+		fmt.Fprintf(&b, "; moved permanently to %s (update the config)", r.State.PermanentRedirect)
+	}
+	if !r.Disabled && !r.State.NextPoll.IsZero() {
+		fmt.Fprintf(&b, "; next poll %s", r.State.NextPoll.UTC().Format(time.RFC3339))
+	}
+	if r.Duration > 0 {
+		fmt.Fprintf(&b, " (%s)", r.Duration.Round(time.Millisecond))
+	}
+	return b.String()
 }
 
 // NewPoller checks its options and returns a Poller.
@@ -79,16 +133,83 @@ func NewPoller(opts PollerOptions) *Poller {
 	}
 	p := &Poller{opts: opts, slots: make(chan struct{}, opts.Concurrency)}
 	p.matcher.Store(opts.Matcher)
+	p.merger.Store(opts.Merger)
 	return p
 }
 
 // SetMatcher swaps the topic matcher used for items ingested from now on.
 func (p *Poller) SetMatcher(m *TopicMatcher) { p.matcher.Store(m) }
 
-// Poll polls one source once and stores what it found. It never panics: a
+// SetMerger swaps the story merger used for items ingested from now on.
+func (p *Poller) SetMerger(m *StoryMerger) { p.merger.Store(m) }
+
+// Poll polls one source now, as an admin asks for: it ignores the
+// source's backoff, but not a pause its publisher asked for nor a 410.
+func (p *Poller) Poll(ctx context.Context, src Source) PollResult {
+	return p.run(ctx, src, time.Time{})
+}
+
+// PollScheduled polls one source for a schedule that fired at firedAt;
+// a source that is backing off or whose publisher asks for less frequent
+// polls is skipped until its next poll time.
+func (p *Poller) PollScheduled(ctx context.Context, src Source, firedAt time.Time) PollResult {
+	return p.run(ctx, src, firedAt)
+}
+
+// run is Poll and PollScheduled (firedAt non-zero). It never panics: a
 // panic while handling the source is recovered and recorded as its error.
-func (p *Poller) Poll(ctx context.Context, src Source) (res PollResult) {
+func (p *Poller) run(ctx context.Context, src Source, firedAt time.Time) (res PollResult) {
 	res.Source = src.Name
+	start := p.opts.Now()
+	logger := p.opts.Logger.With("source", src.Name)
+	defer func() {
+		if v := recover(); v != nil {
+			logger.Error("panic while polling", "panic", v, "stack", string(debug.Stack()))
+			res.Err = fmt.Errorf("internal error: %v", v)
+			ctx := context.WithoutCancel(ctx)
+			if state, err := p.opts.Store.SourceState(ctx, src.Name); err == nil {
+				res.State = p.fail(ctx, src, state, res.Status, res.Err, start)
+			}
+		}
+		res.Duration = p.opts.Now().Sub(start)
+		res.Source = src.Name
+	}()
+	return p.poll(ctx, src, start, firedAt, logger)
+}
+
+func (p *Poller) poll(ctx context.Context, src Source, now, firedAt time.Time, logger *slog.Logger) PollResult {
+	res := PollResult{Source: src.Name}
+	state, err := p.opts.Store.SourceState(ctx, src.Name)
+	if err != nil {
+		res.Err = fmt.Errorf("read state: %w", err)
+		return res
+	}
+	if state.ConfigURL != src.URL {
+		// A new URL in the config: what was learnt about the old one
+		// (a redirect, a 410, a pause, its validators) no longer applies.
+		if state.ConfigURL != "" {
+			state.PermanentRedirect, state.Disabled, state.RetryAfter = "", false, time.Time{}
+			state.ETag, state.LastModified, state.BodyHash = "", "", ""
+		}
+		state.ConfigURL = src.URL
+	}
+	res.State = state
+	switch {
+	case state.Disabled:
+		res.Disabled = true
+		return res
+	case now.Before(state.RetryAfter):
+		res.Deferred = state.RetryAfter
+		return res
+	case !firedAt.IsZero() && state.NextPoll.After(firedAt):
+		res.Skipped = true
+		return res
+	}
+	base := now
+	if !firedAt.IsZero() {
+		base = firedAt
+	}
+
 	select {
 	case p.slots <- struct{}{}:
 		defer func() { <-p.slots }()
@@ -96,97 +217,137 @@ func (p *Poller) Poll(ctx context.Context, src Source) (res PollResult) {
 		res.Err = ctx.Err()
 		return res
 	}
-	start := p.opts.Now()
-	logger := p.opts.Logger.With("source", src.Name)
-	defer func() {
-		if v := recover(); v != nil {
-			logger.Error("panic while polling", "panic", v, "stack", string(debug.Stack()))
-			res.Err = fmt.Errorf("internal error: %v", v)
-			p.recordFailure(context.WithoutCancel(ctx), src, res.Status, res.Err, start)
-		}
-		res.Duration = p.opts.Now().Sub(start)
-	}()
-	res = p.poll(ctx, src, start)
-	res.Source = src.Name
-	return res
-}
 
-func (p *Poller) poll(ctx context.Context, src Source, now time.Time) PollResult {
-	res := PollResult{Source: src.Name}
-	state, err := p.opts.Store.SourceState(ctx, src.Name)
-	if err != nil {
-		res.Err = fmt.Errorf("read state: %w", err)
-		return res
+	url := src.URL
+	if state.PermanentRedirect != "" {
+		url = state.PermanentRedirect
 	}
-	fetched, err := p.opts.Fetcher.Fetch(ctx, FetchRequest{URL: src.URL, ETag: state.ETag, LastModified: state.LastModified})
+	fetched, err := p.opts.Fetcher.Fetch(ctx, FetchRequest{URL: url, ETag: state.ETag, LastModified: state.LastModified})
 	if err != nil {
 		var httpErr *HTTPError
 		if errors.As(err, &httpErr) {
 			res.Status = httpErr.StatusCode
 		}
 		res.Err = err
-		p.recordFailure(ctx, src, res.Status, err, now)
+		res.State = p.fail(ctx, src, state, res.Status, err, now)
 		return res
 	}
 	res.Status = fetched.StatusCode
+	// A failure after this point is recorded on the state as it was: the
+	// validators of a body that could not be used must not be kept, or
+	// the next poll would get a 304 for it.
+	before := state
 	state.LastPolled = now
 	state.LastStatus = fetched.StatusCode
 	state.LastError = ""
 	state.ConsecutiveFailures = 0
-	state.NextPoll = p.opts.NextPoll(src, now)
+	state.RetryAfter = time.Time{}
 	state.ETag, state.LastModified = fetched.ETag, fetched.LastModified
-	if fetched.PermanentRedirect != "" {
+	if fetched.PermanentRedirect != "" && fetched.PermanentRedirect != state.PermanentRedirect {
+		logger.Warn("source moved permanently; following the new URL (update the config)",
+			"from", url, "to", fetched.PermanentRedirect)
 		state.PermanentRedirect = fetched.PermanentRedirect
+	}
+	if fetched.MaxAge > 0 {
+		state.MinInterval = min(fetched.MaxAge, maxHint)
 	}
 
 	bodyHash := hashBody(fetched.Body)
 	if fetched.NotModified || (state.BodyHash != "" && bodyHash == state.BodyHash) {
 		res.NotModified = true
+		state.NextPoll = p.nextPoll(src, base, state.MinInterval)
+		res.State = state
 		if err := p.opts.Store.SaveState(ctx, state); err != nil {
 			res.Err = fmt.Errorf("save state: %w", err)
 		}
 		return res
 	}
 
-	feed, err := ParseFeed(fetched.Body, fetched.FinalURL)
+	feed, err := ParseFeed(fetched.Body, fetched.ContentType, fetched.FinalURL)
 	if err != nil {
 		res.Err = err
-		p.recordFailure(ctx, src, res.Status, err, now)
+		res.State = p.fail(ctx, src, before, res.Status, err, now)
 		return res
 	}
 	state.BodyHash = bodyHash
+	state.MinInterval = min(max(feed.PollHint, fetched.MaxAge), maxHint)
+	state.NextPoll = p.nextPoll(src, base, state.MinInterval)
 	update := FeedUpdate{
 		Source:    src.Name,
 		State:     state,
-		Items:     NormaliseItems(src.Name, feed),
+		Items:     NormaliseItems(src.Name, feed, p.opts.MaxItems),
 		Reconcile: p.reconciler(now, p.matcher.Load()),
+	}
+	if merger := p.merger.Load(); merger != nil {
+		update.Cluster = merger.Cluster
 	}
 	saved, err := p.opts.Store.SaveFeed(ctx, update)
 	if err != nil {
 		res.Err = fmt.Errorf("store feed: %w", err)
-		p.recordFailure(ctx, src, res.Status, res.Err, now)
+		res.State = p.fail(ctx, src, before, res.Status, res.Err, now)
 		return res
 	}
 	res.SaveResult = saved
+	res.State = state
 	return res
 }
 
-// recordFailure stores a failed poll in the source's state; the items it
-// already has are kept.
-func (p *Poller) recordFailure(ctx context.Context, src Source, status int, cause error, now time.Time) {
-	state, err := p.opts.Store.SourceState(ctx, src.Name)
-	if err != nil {
-		p.opts.Logger.Error("read state after failed poll", "source", src.Name, "err", err)
-		return
+// nextPoll is the source's next scheduled time after base, but no sooner
+// than the publisher's hint allows.
+func (p *Poller) nextPoll(src Source, base time.Time, hint time.Duration) time.Time {
+	next := p.opts.NextPoll(src, base)
+	if next.IsZero() {
+		return next
 	}
+	return maxTime(next, base.Add(hint))
+}
+
+// backoff is when a source that failed n times in a row is polled next:
+// its schedule's interval doubled per failure, at most a day later.
+func (p *Poller) backoff(src Source, now time.Time, n int) time.Time {
+	next := p.opts.NextPoll(src, now)
+	if next.IsZero() {
+		return next
+	}
+	interval := p.opts.NextPoll(src, next).Sub(next)
+	delay := maxBackoff
+	if n < 32 && interval > 0 && interval<<n > 0 && interval<<n < maxBackoff {
+		delay = interval << n
+	}
+	return now.Add(delay)
+}
+
+// fail records a failed poll in the source's state and stores it; the
+// items the source has are kept. It returns the state stored.
+func (p *Poller) fail(ctx context.Context, src Source, state SourceState, status int, cause error, now time.Time) SourceState {
 	state.LastPolled = now
 	state.LastStatus = status
 	state.LastError = cause.Error()
 	state.ConsecutiveFailures++
-	state.NextPoll = p.opts.NextPoll(src, now)
+	state.NextPoll = p.backoff(src, now, state.ConsecutiveFailures)
+	var httpErr *HTTPError
+	if errors.As(cause, &httpErr) {
+		switch {
+		case httpErr.StatusCode == http.StatusGone:
+			state.Disabled = true
+			state.LastError = "410 Gone: the publisher removed this feed; disabled until its URL in the config changes"
+			p.opts.Logger.Warn("source disabled: 410 Gone", "source", src.Name, "url", httpErr.URL)
+		case httpErr.RetryAfter > 0:
+			state.RetryAfter = now.Add(min(httpErr.RetryAfter, maxRetryAfter))
+			state.NextPoll = maxTime(state.NextPoll, state.RetryAfter)
+		}
+	}
 	if err := p.opts.Store.SaveState(ctx, state); err != nil {
 		p.opts.Logger.Error("save state after failed poll", "source", src.Name, "err", err)
 	}
+	return state
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // reconciler is the dedup rule applied inside the store's transaction: a

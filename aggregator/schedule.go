@@ -146,6 +146,7 @@ func (s *Scheduler) sourceJob(ctx context.Context, src Source) func(delay time.D
 		if ctx.Err() != nil {
 			return
 		}
+		firedAt := s.opts.Now()
 		if delay > 0 {
 			timer := time.NewTimer(delay)
 			defer timer.Stop()
@@ -155,10 +156,18 @@ func (s *Scheduler) sourceJob(ctx context.Context, src Source) func(delay time.D
 			case <-timer.C:
 			}
 		}
-		res := s.opts.Poller.Poll(ctx, src)
-		if res.Err != nil {
-			s.opts.Logger.Warn("poll failed", "source", src.Name, "status", res.Status, "err", res.Err)
-		} else {
+		res := s.opts.Poller.PollScheduled(ctx, src, firedAt)
+		switch {
+		case res.Skipped || res.Disabled:
+			s.opts.Logger.Debug("poll skipped", "source", src.Name, "next_poll", res.State.NextPoll, "disabled", res.Disabled)
+			return
+		case !res.Deferred.IsZero():
+			s.opts.Logger.Info("poll deferred: the publisher asked for a pause", "source", src.Name, "until", res.Deferred)
+			return
+		case res.Err != nil:
+			s.opts.Logger.Warn("poll failed", "source", src.Name, "status", res.Status, "err", res.Err,
+				"failures", res.State.ConsecutiveFailures, "next_poll", res.State.NextPoll)
+		default:
 			s.opts.Logger.Info("polled", "source", src.Name, "status", res.Status, "new", res.New,
 				"updated", res.Updated, "not_modified", res.NotModified, "duration", res.Duration)
 		}

@@ -475,8 +475,8 @@ topics:
 		Retention: RetentionConfig{MaxAge: 720 * time.Hour},
 		Publish:   PublishConfig{MaxItems: 50},
 		Sources: []aggregator.Source{{
-			Name: "cgtn-world",
-			URL:  "https://www.cgtn.com/subscribe/rss/section/world.xml",
+			Name:    "cgtn-world",
+			URL:     "https://www.cgtn.com/subscribe/rss/section/world.xml",
 			Tags:    []string{"state-media"},
 			Backlog: 168 * time.Hour,
 		}},
@@ -734,8 +734,8 @@ func TestExampleConfig(t *testing.T) {
 			t.Errorf("source %s: %v", s.Name, err)
 		}
 	}
-	if samples != 3 {
-		t.Errorf("%d file: sources, want the 3 samples", samples)
+	if samples != 5 {
+		t.Errorf("%d file: sources, want the 5 samples", samples)
 	}
 	var forum *aggregator.Topic
 	for i := range cfg.Topics {

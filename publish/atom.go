@@ -35,6 +35,15 @@ type atomGenerator struct {
 	Name    string `xml:",chardata"`
 }
 
+// atomLink is gorilla's AtomLink with the title attribute RFC 4287 allows,
+// which names the outlet of a related link.
+type atomLink struct {
+	Href  string `xml:"href,attr"`
+	Rel   string `xml:"rel,attr,omitempty"`
+	Type  string `xml:"type,attr,omitempty"`
+	Title string `xml:"title,attr,omitempty"`
+}
+
 type atomCategory struct {
 	Term string `xml:"term,attr"`
 }
@@ -42,7 +51,7 @@ type atomCategory struct {
 type atomEntry struct {
 	ID         string             `xml:"id"`
 	Title      atomText           `xml:"title"`
-	Links      []feeds.AtomLink   `xml:"link"`
+	Links      []atomLink         `xml:"link"`
 	Published  string             `xml:"published"`
 	Updated    string             `xml:"updated"`
 	Authors    []feeds.AtomAuthor `xml:"author"`
@@ -85,7 +94,13 @@ func renderAtom(v *feedView, s *site) ([]byte, error) {
 			Source:    atomSource{Title: atomText{Body: e.Source.Title}},
 		}
 		if e.Link != "" {
-			en.Links = []feeds.AtomLink{{Rel: "alternate", Type: "text/html", Href: e.Link}}
+			en.Links = []atomLink{{Rel: "alternate", Type: "text/html", Href: e.Link}}
+		}
+		// Where else the story ran: one related link per other outlet.
+		for _, a := range e.Also {
+			if a.Link != "" {
+				en.Links = append(en.Links, atomLink{Rel: "related", Type: "text/html", Href: a.Link, Title: a.Source.Title + ": " + a.Title})
+			}
 		}
 		for _, a := range e.Authors {
 			en.Authors = append(en.Authors, feeds.AtomAuthor{AtomPerson: feeds.AtomPerson{Name: a}})

@@ -9,28 +9,43 @@ import (
 	"github.com/tributary-news/tributary/aggregator"
 )
 
-// fakeStore is an in-memory Store. It counts TopicItems calls (one per
+// fakeStore is an in-memory Store. It counts TopicStories calls (one per
 // render) and can hold them at a gate to make concurrent requests overlap.
 type fakeStore struct {
 	mu     sync.Mutex
-	topics map[string][]aggregator.Item
+	topics map[string][]aggregator.Story
 	states []aggregator.SourceState
 	err    error
-	calls  map[string]int // TopicItems calls per topic
-	gate   chan struct{}  // when set, TopicItems waits for it to close
-	called chan struct{}  // when set, TopicItems signals each call
+	calls  map[string]int // TopicStories calls per topic
+	gate   chan struct{}  // when set, TopicStories waits for it to close
+	called chan struct{}  // when set, TopicStories signals each call
 }
 
 var _ Store = (*fakeStore)(nil)
 
 func newFakeStore() *fakeStore {
-	return &fakeStore{topics: map[string][]aggregator.Item{}, calls: map[string]int{}}
+	return &fakeStore{topics: map[string][]aggregator.Story{}, calls: map[string]int{}}
 }
 
+// setItems makes each item a story of its own, as storage does for an
+// item no other outlet ran.
 func (f *fakeStore) setItems(topic string, items []aggregator.Item) {
+	stories := make([]aggregator.Story, len(items))
+	for i, it := range items {
+		stories[i] = singleStory(it)
+	}
+	f.setStories(topic, stories)
+}
+
+func (f *fakeStore) setStories(topic string, stories []aggregator.Story) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.topics[topic] = slices.Clone(items)
+	f.topics[topic] = slices.Clone(stories)
+}
+
+// singleStory is the story of one item, as storage makes it.
+func singleStory(it aggregator.Item) aggregator.Story {
+	return aggregator.Story{ID: it.ID, Members: []aggregator.Item{it}, Published: it.Published, Updated: it.Updated, Topics: it.Topics}
 }
 
 func (f *fakeStore) itemCalls(topic string) int {
@@ -39,7 +54,7 @@ func (f *fakeStore) itemCalls(topic string) int {
 	return f.calls[topic]
 }
 
-func (f *fakeStore) TopicItems(ctx context.Context, topic string, limit int) ([]aggregator.Item, error) {
+func (f *fakeStore) TopicStories(ctx context.Context, topic string, limit int) ([]aggregator.Story, error) {
 	f.mu.Lock()
 	f.calls[topic]++
 	gate, called := f.gate, f.called
@@ -59,12 +74,28 @@ func (f *fakeStore) TopicItems(ctx context.Context, topic string, limit int) ([]
 	if f.err != nil {
 		return nil, f.err
 	}
-	items := slices.Clone(f.topics[topic])
-	slices.SortStableFunc(items, func(a, b aggregator.Item) int { return b.SortTime().Compare(a.SortTime()) })
-	if len(items) > limit {
-		items = items[:limit]
+	stories := slices.Clone(f.topics[topic])
+	slices.SortStableFunc(stories, func(a, b aggregator.Story) int { return b.Published.Compare(a.Published) })
+	if len(stories) > limit {
+		stories = stories[:limit]
 	}
-	return items, nil
+	return stories, nil
+}
+
+func (f *fakeStore) Story(ctx context.Context, id string) (aggregator.Story, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return aggregator.Story{}, f.err
+	}
+	for _, stories := range f.topics {
+		for _, s := range stories {
+			if s.ID == id {
+				return s, nil
+			}
+		}
+	}
+	return aggregator.Story{}, aggregator.ErrNotFound
 }
 
 func (f *fakeStore) TopicItemCount(ctx context.Context, topic string) (int, error) {
@@ -201,11 +232,38 @@ func fixtureStates() []aggregator.SourceState {
 	}
 }
 
-// fixtureStore holds the fixture: "tech" and "everything" have the items,
-// "empty" has none.
+// fixtureMergedStory is one story four outlets ran: the lead is the
+// earliest (beta), the others are listed as "also reported by", one of
+// them from a file: source whose path must not be published.
+func fixtureMergedStory() aggregator.Story {
+	base := at("2024-05-05T18:00:00Z")
+	mk := func(i int, source, id, link, title string) aggregator.Item {
+		p := base.Add(time.Duration(i) * time.Hour)
+		return aggregator.Item{
+			ID: "urn:uuid:0b7e3a52-3b1c-5d2a-9a51-0000000001" + id, Source: source, Link: link, Title: title,
+			Summary:   "<p>President Xi Jinping sent a congratulatory letter to the South-South Human Rights Forum in Beijing.</p>",
+			Published: p, Updated: p, FirstSeen: p, StoryID: "urn:uuid:0b7e3a52-3b1c-5d2a-9a51-000000000110",
+		}
+	}
+	members := []aggregator.Item{
+		mk(0, "beta", "10", "http://beta.example/2024/05/05/xi-forum.html", "Xi congratulates South-South Human Rights Forum"),
+		mk(1, "alpha", "11", "https://alpha.example/world/xi-letter-forum?id=7", "Xi sends congratulatory letter to South-South Human Rights Forum"),
+		mk(2, "delta", "12", "https://delta.example/a/forum", "Xi sends congratulatory letter to South-South Human Rights Forum - Delta"),
+		mk(3, "gamma", "13", "https://gamma.example/forum", "Xi congratulates South-South Human Rights Forum | Gamma"),
+	}
+	members[1].MergedBy, members[2].MergedBy, members[3].MergedBy = "near", "title", "link"
+	return aggregator.Story{
+		ID: members[0].StoryID, Members: members,
+		Published: members[0].Published, Updated: members[3].Updated, Topics: []string{"tech"},
+	}
+}
+
+// fixtureStore holds the fixture: "tech" has the items and a story four
+// outlets ran, "everything" two of the items, "empty" nothing.
 func fixtureStore() *fakeStore {
 	f := newFakeStore()
 	f.setItems("tech", fixtureItems())
+	f.topics["tech"] = append(f.topics["tech"], fixtureMergedStory())
 	f.setItems("everything", fixtureItems()[:2])
 	f.states = fixtureStates()
 	return f

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/tributary-news/tributary/aggregator"
 )
 
 const (
@@ -99,6 +101,7 @@ func NewHandler(store Store, cfg Config, logger *slog.Logger) *Handler {
 	mux.HandleFunc("GET /topics/{file}", h.serveFeed)
 	mux.HandleFunc("GET /topics.opml", h.serveOPML)
 	mux.HandleFunc("GET /sources.json", h.serveSources)
+	mux.HandleFunc("GET /stories/{file}", h.serveStory)
 	mux.HandleFunc("GET /healthz", h.serveHealth)
 	h.mux = mux
 	return h
@@ -334,6 +337,26 @@ func (h *Handler) serveSources(w http.ResponseWriter, r *http.Request) {
 	if r.Context().Err() == nil {
 		h.logger.Error("serve sources", "err", err)
 		http.Error(w, "internal server error", http.StatusInternalServerError)
+	}
+}
+
+// serveStory serves /stories/ID.json: one story and all its members.
+func (h *Handler) serveStory(w http.ResponseWriter, r *http.Request) {
+	id, ok := strings.CutSuffix(r.PathValue("file"), ".json")
+	if !ok || id == "" {
+		http.NotFound(w, r)
+		return
+	}
+	body, err := renderStory(r.Context(), h.store, h.currentSite(), id)
+	switch {
+	case errors.Is(err, aggregator.ErrNotFound):
+		http.NotFound(w, r)
+	case err != nil && r.Context().Err() != nil:
+	case err != nil:
+		h.logger.Error("serve story", "story", id, "err", err)
+		http.Error(w, "internal server error", http.StatusInternalServerError)
+	default:
+		serveTagged(w, r, contentTypeJSON, "no-cache", body)
 	}
 }
 

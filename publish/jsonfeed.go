@@ -28,6 +28,19 @@ type jsonExtension struct {
 	Source      string `json:"source"`
 	SourceTitle string `json:"source_title"`
 	SourceURL   string `json:"source_url,omitempty"`
+	// Story is the id of the story the item shows; AlsoReportedBy lists
+	// the story's other outlets.
+	Story          string     `json:"story"`
+	AlsoReportedBy []jsonAlso `json:"also_reported_by,omitempty"`
+}
+
+// jsonAlso is one other outlet that ran an item's story.
+type jsonAlso struct {
+	Source      string `json:"source"`
+	SourceTitle string `json:"source_title"`
+	URL         string `json:"url,omitempty"`
+	Title       string `json:"title"`
+	Published   string `json:"published"`
 }
 
 func renderJSON(v *feedView, s *site) ([]byte, error) {
@@ -59,7 +72,14 @@ func renderJSON(v *feedView, s *site) ([]byte, error) {
 				Source:      e.Source.Name,
 				SourceTitle: e.Source.Title,
 				SourceURL:   e.Source.URL,
+				Story:       e.Story,
 			},
+		}
+		for _, a := range e.Also {
+			it.Tributary.AlsoReportedBy = append(it.Tributary.AlsoReportedBy, jsonAlso{
+				Source: a.Source.Name, SourceTitle: a.Source.Title, URL: a.Link,
+				Title: a.Title, Published: rfc3339(a.Published),
+			})
 		}
 		// JSON Feed's summary is plain text.
 		if e.Summary != "" {

@@ -17,11 +17,14 @@ import (
 
 // Store is the read side of storage that publishing needs.
 type Store interface {
-	// TopicItems returns at most limit items of a topic, newest first by
-	// Published.
-	TopicItems(ctx context.Context, topic string, limit int) ([]aggregator.Item, error)
-	// TopicItemCount returns how many items a topic holds.
+	// TopicStories returns at most limit stories of a topic, newest first
+	// by Published (the story's earliest member's).
+	TopicStories(ctx context.Context, topic string, limit int) ([]aggregator.Story, error)
+	// TopicItemCount returns how many stories a topic holds.
 	TopicItemCount(ctx context.Context, topic string) (int, error)
+	// Story returns one story with all its members, or an error wrapping
+	// aggregator.ErrNotFound.
+	Story(ctx context.Context, id string) (aggregator.Story, error)
 	// SourceStates returns the stored state of every polled source, sorted
 	// by Source, with ItemCount filled.
 	SourceStates(ctx context.Context) ([]aggregator.SourceState, error)
@@ -72,6 +75,9 @@ func newSite(cfg Config) *site {
 	}
 	return s
 }
+
+// priority is a source's lead priority (Source.Priority; 0 when unknown).
+func (s *site) priority(source string) int { return s.sources[source].Priority }
 
 // homeURL is the HTML page every feed links to.
 func (s *site) homeURL() string { return s.baseURL + "/" }

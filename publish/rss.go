@@ -37,21 +37,23 @@ type rssChannel struct {
 }
 
 type rssAtomLink struct {
-	Href string `xml:"href,attr"`
-	Rel  string `xml:"rel,attr"`
-	Type string `xml:"type,attr"`
+	Href  string `xml:"href,attr"`
+	Rel   string `xml:"rel,attr"`
+	Type  string `xml:"type,attr"`
+	Title string `xml:"title,attr,omitempty"`
 }
 
 type rssItem struct {
 	Title       string `xml:"title,omitempty"`
 	Link        string `xml:"link,omitempty"`
 	GUID        feeds.RssGuid
-	PubDate     string     `xml:"pubDate"`
-	Creators    []string   `xml:"dc:creator"`
-	Categories  []string   `xml:"category"`
-	Description string     `xml:"description,omitempty"`
-	Content     string     `xml:"content:encoded,omitempty"`
-	Source      *rssSource `xml:"source"`
+	PubDate     string        `xml:"pubDate"`
+	Creators    []string      `xml:"dc:creator"`
+	Categories  []string      `xml:"category"`
+	Description string        `xml:"description,omitempty"`
+	Content     string        `xml:"content:encoded,omitempty"`
+	Source      *rssSource    `xml:"source"`
+	Related     []rssAtomLink `xml:"atom:link"`
 }
 
 type rssSource struct {
@@ -95,6 +97,13 @@ func renderRSS(v *feedView, s *site) ([]byte, error) {
 		}
 		if e.Source.URL != "" {
 			it.Source = &rssSource{URL: e.Source.URL, Title: e.Source.Title}
+		}
+		// RSS has no element for related links; Atom's, in the atom
+		// namespace the channel already declares, is what readers know.
+		for _, a := range e.Also {
+			if a.Link != "" {
+				it.Related = append(it.Related, rssAtomLink{Href: a.Link, Rel: "related", Type: "text/html", Title: a.Source.Title + ": " + a.Title})
+			}
 		}
 		ch.Items = append(ch.Items, it)
 	}

@@ -3,6 +3,7 @@ package publish
 import (
 	"context"
 	"fmt"
+	"html"
 	"slices"
 	"strings"
 	"time"
@@ -36,6 +37,18 @@ type entry struct {
 	Content    string // sanitised HTML
 	Categories []string
 	Source     sourceRef
+	// Story is the id of the story the entry shows (the entry's ID).
+	Story string
+	// Also lists the story's other members: where else it ran.
+	Also []alsoRef
+}
+
+// alsoRef is another outlet's copy of an entry's story.
+type alsoRef struct {
+	Source    sourceRef
+	Link      string // absolute http(s) URL, or ""
+	Title     string
+	Published time.Time // UTC
 }
 
 // sourceRef names the source an entry came from.
@@ -45,16 +58,17 @@ type sourceRef struct {
 	URL   string // the source's feed URL; "" when the source is no longer configured
 }
 
-// buildView reads a topic's newest items and prepares them for rendering.
+// buildView reads a topic's newest stories and prepares them for
+// rendering.
 func buildView(ctx context.Context, store Store, s *site, z *sanitizer, topic aggregator.Topic) (*feedView, error) {
-	items, err := store.TopicItems(ctx, topic.Name, s.maxItems)
+	stories, err := store.TopicStories(ctx, topic.Name, s.maxItems)
 	if err != nil {
-		return nil, fmt.Errorf("publish: items of topic %q: %w", topic.Name, err)
+		return nil, fmt.Errorf("publish: stories of topic %q: %w", topic.Name, err)
 	}
-	return newView(s, z, topic, items), nil
+	return newView(s, z, topic, stories), nil
 }
 
-func newView(s *site, z *sanitizer, topic aggregator.Topic, items []aggregator.Item) *feedView {
+func newView(s *site, z *sanitizer, topic aggregator.Topic, stories []aggregator.Story) *feedView {
 	v := &feedView{
 		Name:        topic.Name,
 		Title:       cleanText(topicTitle(topic)),
@@ -65,18 +79,19 @@ func newView(s *site, z *sanitizer, topic aggregator.Topic, items []aggregator.I
 		Generator:   "tributary",
 		Version:     cleanText(s.cfg.Version),
 	}
-	if len(items) > s.maxItems {
-		items = items[:s.maxItems]
+	if len(stories) > s.maxItems {
+		stories = stories[:s.maxItems]
 	}
-	v.Entries = make([]entry, 0, len(items))
-	seen := make(map[string]bool, len(items))
-	for i := range items {
-		it := &items[i]
-		if it.ID == "" || seen[it.ID] {
+	v.Entries = make([]entry, 0, len(stories))
+	seen := make(map[string]bool, len(stories))
+	for i := range stories {
+		st := &stories[i]
+		lead := st.Lead(s.priority)
+		if lead < 0 || st.ID == "" || seen[st.ID] {
 			continue // an id is what readers key on: never emit a random or duplicate one
 		}
-		seen[it.ID] = true
-		e := newEntry(s, z, it)
+		seen[st.ID] = true
+		e := newStoryEntry(s, z, st, lead)
 		if e.Updated.After(v.Updated) {
 			v.Updated = e.Updated
 		}
@@ -88,6 +103,65 @@ func newView(s *site, z *sanitizer, topic aggregator.Topic, items []aggregator.I
 	return v
 }
 
+// newStoryEntry makes the entry of a story: its lead member's, under the
+// story's id, dated by its earliest member, updated by its latest, with
+// an "Also reported by" list of the other members.
+func newStoryEntry(s *site, z *sanitizer, st *aggregator.Story, lead int) entry {
+	e := newEntry(s, z, &st.Members[lead])
+	e.ID = cleanText(st.ID)
+	e.Story = e.ID
+	if !st.Published.IsZero() {
+		if p := st.Published.UTC().Truncate(time.Second); p.Before(e.Published) {
+			e.Published = p
+		}
+	}
+	if u := st.Updated.UTC().Truncate(time.Second); u.After(e.Updated) {
+		e.Updated = u
+	}
+	if e.Updated.Before(e.Published) {
+		e.Updated = e.Published
+	}
+	for i := range st.Members {
+		if i == lead {
+			continue
+		}
+		m := &st.Members[i]
+		ref := alsoRef{
+			Source:    newSourceRef(s, m.Source),
+			Title:     cleanText(m.Title),
+			Published: firstNonZero(m.Published, m.Updated, m.FirstSeen, epoch).UTC().Truncate(time.Second),
+		}
+		if u, ok := httpURL(m.Link); ok {
+			ref.Link = u.String()
+		}
+		e.Also = append(e.Also, ref)
+	}
+	if len(e.Also) > 0 {
+		e.Content += alsoReportedHTML(e.Also)
+	}
+	return e
+}
+
+// alsoReportedHTML is the "Also reported by" paragraph appended to an
+// entry's content: each outlet named, linked to its copy.
+func alsoReportedHTML(also []alsoRef) string {
+	var b strings.Builder
+	b.WriteString(`<p class="tributary-also">Also reported by: `)
+	for i, a := range also {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		name := html.EscapeString(a.Source.Title)
+		if a.Link == "" {
+			b.WriteString(name)
+			continue
+		}
+		fmt.Fprintf(&b, `<a href="%s" title="%s">%s</a>`, html.EscapeString(a.Link), html.EscapeString(a.Title), name)
+	}
+	b.WriteString(".</p>")
+	return b.String()
+}
+
 func topicDescription(t aggregator.Topic) string {
 	if strings.TrimSpace(t.Query) == "" {
 		return fmt.Sprintf("%s: every item, merged by tributary", topicTitle(t))
@@ -95,9 +169,10 @@ func topicDescription(t aggregator.Topic) string {
 	return fmt.Sprintf("%s: items matching %s, merged by tributary", topicTitle(t), t.Query)
 }
 
-func newEntry(s *site, z *sanitizer, it *aggregator.Item) entry {
-	src, ok := s.sources[it.Source]
-	ref := sourceRef{Name: cleanText(it.Source), Title: cleanText(it.Source)}
+// newSourceRef names a source for subscribers.
+func newSourceRef(s *site, name string) sourceRef {
+	src, ok := s.sources[name]
+	ref := sourceRef{Name: cleanText(name), Title: cleanText(name)}
 	if ok {
 		ref.Title = cleanText(sourceTitle(src))
 		// Only a web address is published: a file: source would show
@@ -106,6 +181,11 @@ func newEntry(s *site, z *sanitizer, it *aggregator.Item) entry {
 			ref.URL = u.String()
 		}
 	}
+	return ref
+}
+
+func newEntry(s *site, z *sanitizer, it *aggregator.Item) entry {
+	ref := newSourceRef(s, it.Source)
 	e := entry{
 		ID:     cleanText(it.ID),
 		Title:  cleanText(it.Title),

@@ -33,6 +33,30 @@ type itemRecord struct {
 	FirstSeen  time.Time `json:"first_seen"`
 	Hash       string    `json:"hash,omitempty"`
 	Topics     []string  `json:"topics,omitempty"`
+	StoryID    string    `json:"story,omitempty"`
+	MergedBy   string    `json:"merged_by,omitempty"`
+	Keys       keyRecord `json:"keys,omitzero"`
+}
+
+type keyRecord struct {
+	Link  string   `json:"link,omitempty"`
+	Title string   `json:"title,omitempty"`
+	Bands []uint64 `json:"bands,omitempty"`
+}
+
+// storyRecord is a story: its members, with what the story's derived
+// fields (published, updated, topics) are computed from, so that keeping
+// the topic indexes never needs the members' items.
+type storyRecord struct {
+	Members []storyMember `json:"members"`
+}
+
+type storyMember struct {
+	Source    string    `json:"source"`
+	ID        string    `json:"id"`
+	Published time.Time `json:"published"`
+	Updated   time.Time `json:"updated"`
+	Topics    []string  `json:"topics,omitempty"`
 }
 
 type stateRecord struct {
@@ -60,6 +84,8 @@ func encodeItem(it *aggregator.Item) ([]byte, error) {
 		Authors: it.Authors, Categories: it.Categories,
 		Published: it.Published, Updated: it.Updated, FirstSeen: it.FirstSeen,
 		Hash: it.Hash, Topics: it.Topics,
+		StoryID: it.StoryID, MergedBy: it.MergedBy,
+		Keys: keyRecord{Link: it.Keys.Link, Title: it.Keys.Title, Bands: it.Keys.Bands},
 	})
 }
 
@@ -76,7 +102,19 @@ func decodeItem(b []byte) (aggregator.Item, error) {
 		Authors: r.Authors, Categories: r.Categories,
 		Published: r.Published, Updated: r.Updated, FirstSeen: r.FirstSeen,
 		Hash: r.Hash, Topics: r.Topics,
+		StoryID: r.StoryID, MergedBy: r.MergedBy,
+		Keys: aggregator.StoryKeys{Link: r.Keys.Link, Title: r.Keys.Title, Bands: r.Keys.Bands},
 	}, nil
+}
+
+func encodeStory(r *storyRecord) ([]byte, error) { return encodeRecord(r) }
+
+func decodeStory(b []byte) (*storyRecord, error) {
+	var r storyRecord
+	if err := decodeRecord(b, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
 }
 
 func encodeState(s *aggregator.SourceState) ([]byte, error) {

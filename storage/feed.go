@@ -80,6 +80,9 @@ func saveFeed(ctx context.Context, tx *bolt.Tx, update *aggregator.FeedUpdate, r
 		if incoming.Published.IsZero() {
 			return fmt.Errorf("item %q: zero Published after Reconcile", incoming.ID)
 		}
+		if err := cluster(tx, update, stored, &incoming); err != nil {
+			return fmt.Errorf("item %q: %w", incoming.ID, err)
+		}
 		if err := putItem(tx, key, stored, &incoming, changed); err != nil {
 			return fmt.Errorf("item %q: %w", incoming.ID, err)
 		}
@@ -102,9 +105,39 @@ func saveFeed(ctx context.Context, tx *bolt.Tx, update *aggregator.FeedUpdate, r
 	return nil
 }
 
+// cluster gives an item its story: a stored item keeps the one it has; a
+// new one gets the story the update's Cluster hook picks, or one of its
+// own without a hook.
+func cluster(tx *bolt.Tx, update *aggregator.FeedUpdate, stored, it *aggregator.Item) error {
+	if stored != nil {
+		it.StoryID, it.MergedBy = stored.StoryID, stored.MergedBy
+	} else {
+		it.StoryID, it.MergedBy = "", ""
+	}
+	if update.Cluster == nil {
+		if stored != nil {
+			it.Keys = stored.Keys
+		} else {
+			it.StoryID, it.Keys = it.ID, aggregator.StoryKeys{}
+		}
+		return nil
+	}
+	if err := update.Cluster(it, &txLookup{tx: tx}); err != nil {
+		return fmt.Errorf("cluster: %w", err)
+	}
+	switch {
+	case it.StoryID == "":
+		return errors.New("cluster: no story id")
+	case stored != nil && it.StoryID != stored.StoryID:
+		return fmt.Errorf("cluster: story id changed from %q to %q", stored.StoryID, it.StoryID)
+	}
+	return nil
+}
+
 // putItem writes it under key and moves its index keys from what stored (the
-// previous version, or nil) had to what it has. Every topic it was or is in
-// is recorded in changed.
+// previous version, or nil) had to what it has, its story's record and topic
+// index entries included. Every topic its story was or is in is recorded in
+// changed.
 func putItem(tx *bolt.Tx, key []byte, stored, it *aggregator.Item, changed map[string]struct{}) error {
 	it.Topics = normalizeTopics(it.Topics)
 	if slices.Contains(it.Topics, "") {
@@ -120,10 +153,8 @@ func putItem(tx *bolt.Tx, key []byte, stored, it *aggregator.Item, changed map[s
 
 	newKey := indexKey(it.Published, key)
 	var oldKey []byte
-	var oldTopics []string
 	if stored != nil {
 		oldKey = indexKey(stored.Published, key)
-		oldTopics = stored.Topics
 	}
 	// Keys compare instants, so a Published that only changed zone stays put.
 	moved := stored == nil || string(oldKey) != string(newKey)
@@ -140,35 +171,20 @@ func putItem(tx *bolt.Tx, key []byte, stored, it *aggregator.Item, changed map[s
 		}
 	}
 
-	topics := tx.Bucket(bucketTopics)
-	for _, t := range oldTopics {
-		changed[t] = struct{}{}
-		if !moved && slices.Contains(it.Topics, t) {
-			continue
-		}
-		if tb := topics.Bucket([]byte(t)); tb != nil {
-			if err := tb.Delete(oldKey); err != nil {
-				return err
-			}
-		}
+	if err := moveStoryKeys(tx, key, stored, it); err != nil {
+		return err
 	}
-	for _, t := range it.Topics {
-		changed[t] = struct{}{}
-		if !moved && slices.Contains(oldTopics, t) {
-			continue
-		}
-		tb, err := topics.CreateBucketIfNotExists([]byte(t))
-		if err != nil {
-			return fmt.Errorf("topic %q: %w", t, err)
-		}
-		if err := tb.Put(newKey, nil); err != nil {
-			return err
-		}
+	old, err := getStory(tx, it.StoryID)
+	if err != nil {
+		return err
 	}
-	return nil
+	next := old.clone()
+	next.setMember(it)
+	return putStory(tx, it.StoryID, old, next, changed)
 }
 
-// deleteItem removes the item under key and its index keys, recording its
+// deleteItem removes the item under key, its index keys and its place in
+// its story (the story goes with its last member), recording the story's
 // topics in changed. It reports whether there was an item.
 func deleteItem(tx *bolt.Tx, key []byte, changed map[string]struct{}) (bool, error) {
 	items := tx.Bucket(bucketItems)
@@ -180,17 +196,21 @@ func deleteItem(tx *bolt.Tx, key []byte, changed map[string]struct{}) (bool, err
 	if err != nil {
 		return false, err
 	}
-	ik := indexKey(it.Published, key)
-	if err := tx.Bucket(bucketPublished).Delete(ik); err != nil {
+	if err := tx.Bucket(bucketPublished).Delete(indexKey(it.Published, key)); err != nil {
 		return false, err
 	}
-	topics := tx.Bucket(bucketTopics)
-	for _, t := range it.Topics {
-		changed[t] = struct{}{}
-		if tb := topics.Bucket([]byte(t)); tb != nil {
-			if err := tb.Delete(ik); err != nil {
-				return false, err
-			}
+	if err := moveStoryKeys(tx, key, &it, nil); err != nil {
+		return false, err
+	}
+	old, err := getStory(tx, it.StoryID)
+	if err != nil {
+		return false, err
+	}
+	if old != nil {
+		next := old.clone()
+		next.removeMember(it.Source, it.ID)
+		if err := putStory(tx, it.StoryID, old, next, changed); err != nil {
+			return false, err
 		}
 	}
 	if err := items.Delete(key); err != nil {

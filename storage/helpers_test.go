@@ -1,10 +1,12 @@
 package storage
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"maps"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -53,12 +55,14 @@ func openAt(t testing.TB, path string, opts Options) *DB {
 	return db
 }
 
-// checkIndexes verifies that the indexes and counts are exactly what the
-// stored items imply: no stale keys, none missing.
+// checkIndexes verifies that the indexes, stories and counts are exactly
+// what the stored items imply: no stale keys, none missing.
 func checkIndexes(tx *bolt.Tx) error {
 	wantPub := map[string]bool{}
 	wantTopic := map[string]map[string]bool{}
 	wantCount := map[string]int{}
+	wantKeys := map[string]map[string]bool{}
+	stories := map[string]*storyRecord{}
 	err := tx.Bucket(bucketItems).ForEach(func(k, v []byte) error {
 		it, err := decodeItem(v)
 		if err != nil {
@@ -67,24 +71,64 @@ func checkIndexes(tx *bolt.Tx) error {
 		if string(k) != string(itemKey(it.Source, it.ID)) {
 			return fmt.Errorf("item %q stored under %q", it.ID, k)
 		}
-		ik := string(indexKey(it.Published, k))
-		wantPub[ik] = true
-		for _, t := range it.Topics {
-			if wantTopic[t] == nil {
-				wantTopic[t] = map[string]bool{}
-			}
-			wantTopic[t][ik] = true
+		if it.StoryID == "" {
+			return fmt.Errorf("item %q has no story", it.ID)
 		}
+		wantPub[string(indexKey(it.Published, k))] = true
+		for _, sk := range storyIndexKeys(&it, k) {
+			if wantKeys[sk.bucket] == nil {
+				wantKeys[sk.bucket] = map[string]bool{}
+			}
+			wantKeys[sk.bucket][sk.key] = true
+		}
+		if stories[it.StoryID] == nil {
+			stories[it.StoryID] = &storyRecord{}
+		}
+		stories[it.StoryID].setMember(&it)
 		wantCount[it.Source]++
 		return nil
 	})
 	if err != nil {
 		return err
 	}
+	gotStories := 0
+	err = tx.Bucket(bucketStories).ForEach(func(k, v []byte) error {
+		gotStories++
+		r, err := decodeStory(v)
+		if err != nil {
+			return err
+		}
+		want := stories[string(k)]
+		if want == nil {
+			return fmt.Errorf("story %q has no items", k)
+		}
+		if !reflect.DeepEqual(normalizeStory(r), normalizeStory(want)) {
+			return fmt.Errorf("story %q = %+v, items say %+v", k, r, want)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if gotStories != len(stories) {
+		return fmt.Errorf("%d stories stored, items name %d", gotStories, len(stories))
+	}
+	for id, r := range stories {
+		pub, _, topics := r.derived()
+		for _, t := range topics {
+			if wantTopic[t] == nil {
+				wantTopic[t] = map[string]bool{}
+			}
+			wantTopic[t][string(indexKey(pub, []byte(id)))] = true
+		}
+	}
 	sameKeys := func(name string, b *bolt.Bucket, want map[string]bool) error {
 		got := map[string]bool{}
 		if b != nil {
 			_ = b.ForEach(func(k, _ []byte) error { got[string(k)] = true; return nil })
+		}
+		if want == nil {
+			want = map[string]bool{}
 		}
 		if !maps.Equal(got, want) {
 			return fmt.Errorf("%s index has %d keys %q, want %d %q", name, len(got), slices.Sorted(maps.Keys(got)), len(want), slices.Sorted(maps.Keys(want)))
@@ -93,6 +137,11 @@ func checkIndexes(tx *bolt.Tx) error {
 	}
 	if err := sameKeys("published", tx.Bucket(bucketPublished), wantPub); err != nil {
 		return err
+	}
+	for _, b := range [][]byte{bucketStoryLink, bucketStoryTitle, bucketStoryBand} {
+		if err := sameKeys(string(b), tx.Bucket(b), wantKeys[string(b)]); err != nil {
+			return err
+		}
 	}
 	topics := tx.Bucket(bucketTopics)
 	err = topics.ForEachBucket(func(k []byte) error {
@@ -123,6 +172,18 @@ func checkIndexes(tx *bolt.Tx) error {
 		}
 		return nil
 	})
+}
+
+// normalizeStory makes story records comparable: times as instants,
+// empty topic lists nil.
+func normalizeStory(r *storyRecord) []storyMember {
+	out := make([]storyMember, len(r.Members))
+	for i, m := range r.Members {
+		m.Published, m.Updated = m.Published.UTC(), m.Updated.UTC()
+		m.Topics = normalizeTopics(m.Topics)
+		out[i] = m
+	}
+	return out
 }
 
 // reconcileAt behaves like the pipeline's Reconcile with a fixed clock: a
@@ -197,4 +258,23 @@ func ids(items []aggregator.Item) []string {
 		out[i] = it.ID
 	}
 	return out
+}
+
+// storyIDs lists the ids of stories.
+func storyIDs(stories []aggregator.Story) []string {
+	out := make([]string, len(stories))
+	for i, s := range stories {
+		out[i] = s.ID
+	}
+	return out
+}
+
+// topicStories is TopicStories failing the test on error.
+func topicStories(t testing.TB, db *DB, topic string, limit int) []aggregator.Story {
+	t.Helper()
+	s, err := db.TopicStories(context.Background(), topic, limit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

@@ -21,18 +21,22 @@ import (
 
 // schemaVersion is the layout this code reads and writes. Bump it (and add a
 // migration in Open) when buckets or keys change shape.
-const schemaVersion = 1
+const schemaVersion = 2
 
 // Top-level buckets. Item keys are source + "\x00" + item ID everywhere.
 var (
-	bucketMeta       = []byte("meta")       // "schema" → uint32
-	bucketItems      = []byte("items")      // item key → item record
-	bucketPublished  = []byte("published")  // time key + item key → empty; retention index
-	bucketTopics     = []byte("topics")     // one nested bucket per topic: time key + item key → empty
-	bucketTopicFP    = []byte("topic_fp")   // topic name → fingerprint
-	bucketStates     = []byte("states")     // source → state record
-	bucketCounts     = []byte("counts")     // source → uint64 item count
-	bucketTombstones = []byte("tombstones") // item key → time key of deletion
+	bucketMeta       = []byte("meta")        // "schema" → uint32
+	bucketItems      = []byte("items")       // item key → item record
+	bucketPublished  = []byte("published")   // time key + item key → empty; retention index
+	bucketTopics     = []byte("topics")      // one nested bucket per topic: time key of the story's Published + story ID → empty
+	bucketTopicFP    = []byte("topic_fp")    // topic name → fingerprint
+	bucketStates     = []byte("states")      // source → state record
+	bucketCounts     = []byte("counts")      // source → uint64 item count
+	bucketTombstones = []byte("tombstones")  // item key → time key of deletion
+	bucketStories    = []byte("stories")     // story ID → story record
+	bucketStoryLink  = []byte("story_link")  // canonical link + NUL + item key → empty
+	bucketStoryTitle = []byte("story_title") // title key + NUL + time key + item key → empty
+	bucketStoryBand  = []byte("story_band")  // 8-byte band + time key + item key → empty
 
 	keySchema = []byte("schema")
 )
@@ -40,6 +44,7 @@ var (
 var allBuckets = [][]byte{
 	bucketMeta, bucketItems, bucketPublished, bucketTopics,
 	bucketTopicFP, bucketStates, bucketCounts, bucketTombstones,
+	bucketStories, bucketStoryLink, bucketStoryTitle, bucketStoryBand,
 }
 
 // ErrLocked is matched (errors.Is) by the error Open returns when another
@@ -73,6 +78,9 @@ type DB struct {
 	path string
 	log  *slog.Logger
 	now  func() time.Time
+	// schema is the layout version of the file: older than schemaVersion
+	// only when opened read-only before a migration.
+	schema uint32
 }
 
 // lockedError keeps the path in the message while matching ErrLocked and
@@ -119,45 +127,73 @@ func Open(path string, opts Options) (*DB, error) {
 	if opts.ReadOnly {
 		schema = bdb.View
 	}
-	if err := schema(initSchema); err != nil {
+	var version uint32
+	var migrated int
+	err = schema(func(tx *bolt.Tx) error {
+		var err error
+		version, migrated, err = initSchema(tx)
+		return err
+	})
+	if err != nil {
 		_ = bdb.Close()
 		return nil, fmt.Errorf("storage: open %s: %w", path, err)
 	}
-	return &DB{bolt: bdb, path: path, log: opts.Logger, now: opts.Now}, nil
+	if migrated > 0 {
+		opts.Logger.Info("storage: migrated database to schema 2: every item is a story of its own",
+			"path", path, "items", migrated)
+	}
+	return &DB{bolt: bdb, path: path, log: opts.Logger, now: opts.Now, schema: version}, nil
 }
 
 // initSchema creates missing buckets and records or checks the schema
-// version; in a read-only transaction it only checks.
-func initSchema(tx *bolt.Tx) error {
+// version, migrating an older layout; in a read-only transaction it only
+// checks. It returns the version the database is now at and how many items
+// a migration rewrote.
+func initSchema(tx *bolt.Tx) (version uint32, migrated int, err error) {
 	if !tx.Writable() {
 		if tx.Bucket(bucketMeta) == nil {
-			return errors.New("not a tributary database (no meta bucket)")
+			return 0, 0, errors.New("not a tributary database (no meta bucket)")
 		}
 	} else {
 		for _, name := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
-				return fmt.Errorf("create bucket %s: %w", name, err)
+				return 0, 0, fmt.Errorf("create bucket %s: %w", name, err)
 			}
 		}
 	}
 	meta := tx.Bucket(bucketMeta)
 	v := meta.Get(keySchema)
 	if v == nil && !tx.Writable() {
-		return errors.New("not a tributary database (no schema version)")
+		return 0, 0, errors.New("not a tributary database (no schema version)")
 	}
 	if v == nil {
-		var b [4]byte
-		binary.BigEndian.PutUint32(b[:], schemaVersion)
-		return meta.Put(keySchema, b[:])
+		return schemaVersion, 0, putSchema(tx, schemaVersion)
 	}
 	if len(v) != 4 {
-		return fmt.Errorf("schema version record is %d bytes, want 4", len(v))
+		return 0, 0, fmt.Errorf("schema version record is %d bytes, want 4", len(v))
 	}
-	if got := binary.BigEndian.Uint32(v); got > schemaVersion {
-		return fmt.Errorf("%w (schema version %d, this tributary knows up to %d)", ErrNewerSchema, got, schemaVersion)
+	got := binary.BigEndian.Uint32(v)
+	if got > schemaVersion {
+		return 0, 0, fmt.Errorf("%w (schema version %d, this tributary knows up to %d)", ErrNewerSchema, got, schemaVersion)
 	}
-	return nil
+	if got < schemaVersion && tx.Writable() {
+		if migrated, err = migrateV1(tx); err != nil {
+			return 0, 0, fmt.Errorf("migrate schema %d to %d: %w", got, schemaVersion, err)
+		}
+		return schemaVersion, migrated, putSchema(tx, schemaVersion)
+	}
+	return got, 0, nil
 }
+
+func putSchema(tx *bolt.Tx, version uint32) error {
+	var b [4]byte
+	binary.BigEndian.PutUint32(b[:], version)
+	return tx.Bucket(bucketMeta).Put(keySchema, b[:])
+}
+
+// ErrOldSchema is matched by the error of a story read from a database that
+// a read-only open could not migrate: open it writable once.
+var ErrOldSchema = errors.New("database has an older layout; open it for writing once (tributary run or poll) to migrate it")
 
 // Close closes the database, waiting for open transactions.
 func (db *DB) Close() error {

@@ -173,7 +173,7 @@ func TestSaveFeedRejects(t *testing.T) {
 	}
 }
 
-func TestTopicItems(t *testing.T) {
+func TestTopicStories(t *testing.T) {
 	ctx := context.Background()
 	db := openTestDB(t)
 	pre1970 := time.Date(1969, 7, 20, 20, 17, 0, 0, time.UTC)
@@ -208,15 +208,20 @@ func TestTopicItems(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			items, err := db.TopicItems(ctx, tt.topic, tt.limit)
+			stories, err := db.TopicStories(ctx, tt.topic, tt.limit)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if items == nil {
-				t.Fatal("TopicItems returned nil slice")
+			if stories == nil {
+				t.Fatal("TopicStories returned nil slice")
 			}
-			if got := ids(items); !slices.Equal(got, tt.want) {
-				t.Errorf("TopicItems = %v, want %v", got, tt.want)
+			if got := storyIDs(stories); !slices.Equal(got, tt.want) {
+				t.Errorf("TopicStories = %v, want %v", got, tt.want)
+			}
+			for _, s := range stories {
+				if len(s.Members) != 1 || s.Members[0].ID != s.ID || !s.Published.Equal(s.Members[0].Published) {
+					t.Errorf("story %q = %+v, want its one item", s.ID, s)
+				}
 			}
 		})
 	}
@@ -249,15 +254,12 @@ func TestItemMovesBetweenTopics(t *testing.T) {
 	if want := map[string]int{"go": 2, "rust": 0, "zig": 1}; !reflect.DeepEqual(topics, want) {
 		t.Errorf("topic index sizes = %v, want %v", topics, want)
 	}
-	goItems, err := db.TopicItems(ctx, "go", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := ids(goItems); !slices.Equal(got, []string{"b", "a"}) {
+	goStories := topicStories(t, db, "go", 0)
+	if got := storyIDs(goStories); !slices.Equal(got, []string{"b", "a"}) {
 		t.Errorf("go = %v, want [b a] (a moved back in time)", got)
 	}
-	if !goItems[1].Published.Equal(moved) {
-		t.Errorf("a.Published = %v, want %v", goItems[1].Published, moved)
+	if !goStories[1].Published.Equal(moved) {
+		t.Errorf("a.Published = %v, want %v", goStories[1].Published, moved)
 	}
 
 	// Only the topic list changes: one topic rewritten, one lost.
@@ -431,11 +433,7 @@ func TestSyncTopics(t *testing.T) {
 		})
 	}
 
-	goItems, err := db.TopicItems(ctx, "go", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := ids(goItems); !slices.Equal(got, []string{"go-2", "go-1"}) {
+	if got := storyIDs(topicStories(t, db, "go", 0)); !slices.Equal(got, []string{"go-2", "go-1"}) {
 		t.Errorf("rebuilt go index order = %v", got)
 	}
 	if _, err := db.SyncTopics(ctx, []aggregator.TopicMembership{goT, goT}); err == nil {
@@ -490,7 +488,7 @@ func TestOpenSchemaVersion(t *testing.T) {
 		t.Errorf("Path() = %q", db.Path())
 	}
 	err = db.bolt.View(func(tx *bolt.Tx) error {
-		if v := tx.Bucket(bucketMeta).Get(keySchema); string(v) != "\x00\x00\x00\x01" {
+		if v := tx.Bucket(bucketMeta).Get(keySchema); string(v) != "\x00\x00\x00\x02" {
 			return fmt.Errorf("schema record = %x", v)
 		}
 		return nil
@@ -499,7 +497,7 @@ func TestOpenSchemaVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Pretend a newer tributary wrote it.
-	err = db.bolt.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(keySchema, []byte{0, 0, 0, 2}) })
+	err = db.bolt.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(keySchema, []byte{0, 0, 0, 3}) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -510,7 +508,7 @@ func TestOpenSchemaVersion(t *testing.T) {
 	if !errors.Is(err, ErrNewerSchema) {
 		t.Fatalf("Open error = %v, want ErrNewerSchema", err)
 	}
-	if !strings.Contains(err.Error(), "schema version 2") || !strings.Contains(err.Error(), path) {
+	if !strings.Contains(err.Error(), "schema version 3") || !strings.Contains(err.Error(), path) {
 		t.Errorf("error %q does not name the version and path", err)
 	}
 	// The refused open must not hold the lock.
@@ -591,6 +589,7 @@ func TestItemFullRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	in.FirstSeen = t0
+	in.StoryID = in.ID // without a Cluster hook, every item is a story of its own
 	if !reflect.DeepEqual(got, in) {
 		t.Errorf("Item = %+v\nwant   %+v", got, in)
 	}
@@ -641,7 +640,8 @@ func TestCanceledContext(t *testing.T) {
 		"SaveFeed":       func() error { _, err := db.SaveFeed(ctx, feed("s")); return err },
 		"Prune":          func() error { _, err := db.Prune(ctx, t0); return err },
 		"SyncTopics":     func() error { _, err := db.SyncTopics(ctx, nil); return err },
-		"TopicItems":     func() error { _, err := db.TopicItems(ctx, "t", 1); return err },
+		"TopicStories":   func() error { _, err := db.TopicStories(ctx, "t", 1); return err },
+		"Story":          func() error { _, err := db.Story(ctx, "s"); return err },
 		"TopicItemCount": func() error { _, err := db.TopicItemCount(ctx, "t"); return err },
 		"SourceStates":   func() error { _, err := db.SourceStates(ctx); return err },
 		"Items":          func() error { return db.Items(ctx, func(*aggregator.Item) error { return nil }) },

@@ -11,50 +11,8 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// TopicItems returns up to limit items of topic (all when limit <= 0), newest
-// Published first; ties go to the greater item key. It walks the topic's
-// index backwards, so the cost is proportional to limit, not to the store.
-// An unknown topic has no items.
-func (db *DB) TopicItems(ctx context.Context, topic string, limit int) ([]aggregator.Item, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("storage: topic items %q: %w", topic, err)
-	}
-	out := []aggregator.Item{}
-	err := db.bolt.View(func(tx *bolt.Tx) error {
-		tb := topicBucket(tx, topic)
-		if tb == nil {
-			return nil
-		}
-		items := tx.Bucket(bucketItems)
-		c := tb.Cursor()
-		for k, _ := c.Last(); k != nil && (limit <= 0 || len(out) < limit); k, _ = c.Prev() {
-			if len(out)%256 == 255 {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-			}
-			if len(k) <= timeKeyLen {
-				return fmt.Errorf("malformed index key %x", k)
-			}
-			v := items.Get(k[timeKeyLen:])
-			if v == nil {
-				return fmt.Errorf("index names missing item %q", k[timeKeyLen:])
-			}
-			it, err := decodeItem(v)
-			if err != nil {
-				return fmt.Errorf("item %q: %w", k[timeKeyLen:], err)
-			}
-			out = append(out, it)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("storage: topic items %q: %w", topic, err)
-	}
-	return out, nil
-}
-
-// TopicItemCount returns how many items topic has; 0 for an unknown topic.
+// TopicItemCount returns how many stories topic has (what its feed would
+// list without a limit); 0 for an unknown topic.
 func (db *DB) TopicItemCount(ctx context.Context, topic string) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, fmt.Errorf("storage: topic item count %q: %w", topic, err)
@@ -81,9 +39,10 @@ func topicBucket(tx *bolt.Tx, topic string) *bolt.Bucket {
 
 // SyncTopics makes stored memberships match topics in one write
 // transaction: a topic whose fingerprint is new or changed gets its index
-// rebuilt from every stored item, and a topic no longer configured loses its
-// index, fingerprint and place in items' Topics lists. It returns the names
-// rebuilt or dropped, sorted.
+// rebuilt from every stored item (a story is in a topic when any member
+// is), and a topic no longer configured loses its index, fingerprint and
+// place in items' Topics lists. It returns the names rebuilt or dropped,
+// sorted.
 func (db *DB) SyncTopics(ctx context.Context, topics []aggregator.TopicMembership) ([]string, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("storage: sync topics: %w", err)
@@ -167,9 +126,11 @@ func syncTopics(ctx context.Context, tx *bolt.Tx, topics []aggregator.TopicMembe
 	}
 
 	// Collect, then write: writing to a bucket under a cursor is unsafe.
-	type rewrite struct{ key, val []byte }
+	type rewrite struct {
+		key []byte
+		it  aggregator.Item
+	}
 	var rewrites []rewrite
-	index := make([][][]byte, len(rebuild)) // per rebuilt topic: its index keys
 	c := tx.Bucket(bucketItems).Cursor()
 	n := 0
 	for k, v := c.First(); k != nil; k, v = c.Next() {
@@ -188,10 +149,9 @@ func syncTopics(ctx context.Context, tx *bolt.Tx, topics []aggregator.TopicMembe
 				next = append(next, t)
 			}
 		}
-		for i, t := range rebuild {
+		for _, t := range rebuild {
 			if t.Match(&it) {
 				next = append(next, t.Name)
-				index[i] = append(index[i], indexKey(it.Published, k))
 			}
 		}
 		next = normalizeTopics(next)
@@ -199,26 +159,70 @@ func syncTopics(ctx context.Context, tx *bolt.Tx, topics []aggregator.TopicMembe
 			continue
 		}
 		it.Topics = next
-		b, err := encodeItem(&it)
-		if err != nil {
-			return nil, fmt.Errorf("item %q: %w", k, err)
-		}
-		rewrites = append(rewrites, rewrite{bytes.Clone(k), b})
+		rewrites = append(rewrites, rewrite{bytes.Clone(k), it})
 	}
+	// Stories whose members' topics changed, with the new topics.
+	storyTopics := map[string]map[string][]string{} // story ID → item key → topics
 	for _, r := range rewrites {
-		if err := tx.Bucket(bucketItems).Put(r.key, r.val); err != nil {
+		b, err := encodeItem(&r.it)
+		if err != nil {
+			return nil, fmt.Errorf("item %q: %w", r.key, err)
+		}
+		if err := tx.Bucket(bucketItems).Put(r.key, b); err != nil {
+			return nil, err
+		}
+		if storyTopics[r.it.StoryID] == nil {
+			storyTopics[r.it.StoryID] = map[string][]string{}
+		}
+		storyTopics[r.it.StoryID][string(r.key)] = r.it.Topics
+	}
+
+	type storyWrite struct {
+		id  []byte
+		val []byte
+	}
+	var storyWrites []storyWrite
+	index := make(map[string][][]byte, len(rebuild)) // rebuilt topic → its index keys
+	sc := tx.Bucket(bucketStories).Cursor()
+	for k, v := sc.First(); k != nil; k, v = sc.Next() {
+		r, err := decodeStory(v)
+		if err != nil {
+			return nil, fmt.Errorf("story %q: %w", k, err)
+		}
+		if upd := storyTopics[string(k)]; upd != nil {
+			for i := range r.Members {
+				if t, ok := upd[string(itemKey(r.Members[i].Source, r.Members[i].ID))]; ok {
+					r.Members[i].Topics = t
+				}
+			}
+			b, err := encodeStory(r)
+			if err != nil {
+				return nil, fmt.Errorf("story %q: %w", k, err)
+			}
+			storyWrites = append(storyWrites, storyWrite{bytes.Clone(k), b})
+		}
+		pub, _, topics := r.derived()
+		for _, t := range rebuild {
+			if slices.Contains(topics, t.Name) {
+				index[t.Name] = append(index[t.Name], indexKey(pub, k))
+			}
+		}
+	}
+	for _, w := range storyWrites {
+		if err := tx.Bucket(bucketStories).Put(w.id, w.val); err != nil {
 			return nil, err
 		}
 	}
-	for i, t := range rebuild {
+	for _, t := range rebuild {
 		tb, err := topicsB.CreateBucket([]byte(t.Name))
 		if err != nil {
 			return nil, fmt.Errorf("topic %q: %w", t.Name, err)
 		}
-		// Keys arrive in item order; sorted appends fill pages densely.
-		slices.SortFunc(index[i], bytes.Compare)
+		// Keys arrive in story order; sorted appends fill pages densely.
+		keys := index[t.Name]
+		slices.SortFunc(keys, bytes.Compare)
 		tb.FillPercent = 0.9
-		for _, k := range index[i] {
+		for _, k := range keys {
 			if err := tb.Put(k, nil); err != nil {
 				return nil, err
 			}

@@ -84,13 +84,16 @@ func OpenApp(ctx context.Context, cfg *configs.Config, logger *slog.Logger) (*Ap
 		Timeout:      cfg.Fetch.Timeout,
 		MaxBodyBytes: cfg.Fetch.MaxBodyBytes,
 		UserAgent:    cfg.Fetch.UserAgent,
+		PerHost:      cfg.Fetch.PerHost,
 		Logger:       logger,
 	})
 	poller := aggregator.NewPoller(aggregator.PollerOptions{
 		Store:       db,
 		Fetcher:     fetcher,
 		Matcher:     matcher,
+		Merger:      aggregator.NewStoryMerger(cfg.Sources),
 		Concurrency: cfg.Fetch.Concurrency,
+		MaxItems:    cfg.Fetch.MaxItems,
 		MaxAge:      cfg.Retention.MaxAge,
 		NextPoll:    schedules.Next,
 		Logger:      logger,

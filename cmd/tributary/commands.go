@@ -72,17 +72,31 @@ func cmdPoll(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer app.Close()
-	failed := 0
+	var ok, failed, deferred, disabled int
 	app.PollAll(ctx, sources, func(res aggregator.PollResult) {
-		if res.Err != nil {
+		switch {
+		case res.Disabled:
+			disabled++
+		case !res.Deferred.IsZero():
+			deferred++
+		case res.Err != nil:
 			failed++
+		default:
+			ok++
 		}
 		fmt.Fprintln(stdout, res.String())
 	})
 	if ctx.Err() != nil {
 		return fmt.Errorf("poll interrupted: %w", ctx.Err())
 	}
-	fmt.Fprintf(stdout, "polled %d sources: %d ok, %d failed\n", len(sources), len(sources)-failed, failed)
+	fmt.Fprintf(stdout, "polled %d sources: %d ok, %d failed", len(sources), ok, failed)
+	if deferred > 0 {
+		fmt.Fprintf(stdout, ", %d deferred at the publisher's request", deferred)
+	}
+	if disabled > 0 {
+		fmt.Fprintf(stdout, ", %d disabled", disabled)
+	}
+	fmt.Fprintln(stdout)
 	return app.Close()
 }
 

@@ -146,6 +146,7 @@ func e2eConfig(t *testing.T, dir, farmURL string) string {
 base_url: "http://127.0.0.1:8080"
 data_dir: %q
 schedule: "@every 1h"
+backlog: 0
 fetch: {timeout: 5s, concurrency: 4}
 retention: {max_age: 0}
 publish: {max_items: 50}

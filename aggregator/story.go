@@ -1,0 +1,759 @@
+package aggregator
+
+import (
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/tributary-news/tributary/aggregator/query"
+)
+
+// Story merging: when one news story runs in many outlets, their items are
+// kept as one Story. An incoming item joins an earlier story by the first
+// of three rules that holds, in order of confidence:
+//
+//  1. "link": the same CanonicalLink.
+//  2. "title": the same TitleKey, published within StoryWindow, and the
+//     ledes do not contradict it.
+//  3. "near": a near-duplicate title and lede, published within
+//     StoryWindow, found through MinHash LSH bands and then checked word by
+//     word, so that stories built on one template (the same headline with
+//     another place, person or number) stay apart.
+//
+// Precision comes first: a wrong merge hides a story, a missed one only
+// repeats it.
+
+// StoryWindow is how far apart in publication two items may be for the
+// title and near-duplicate rules to merge them.
+const StoryWindow = 48 * time.Hour
+
+// Merge rules, as recorded in Item.MergedBy.
+const (
+	MergedByLink  = "link"
+	MergedByTitle = "title"
+	MergedByNear  = "near"
+)
+
+const (
+	minhashSize    = 32 // hash functions
+	minhashRows    = 2  // per band: 16 bands find pairs of Jaccard 0.5 with p > 0.99
+	ledeTokens     = 48 // content tokens of the summary (or content) compared
+	minSharedBands = 2  // a near-duplicate of Jaccard 0.5 shares 4 bands on average
+	maxCandidates  = 16 // candidates verified per item, most bands shared first
+)
+
+// trackingParams are query parameters that say how a reader arrived, not
+// what they read; CanonicalLink drops them. Keys are lower case; a key
+// ending in "_" is a prefix. Keep the list here, in one place.
+var trackingParams = []string{
+	"utm_", "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid",
+	"mc_cid", "mc_eid", "ocid", "cmpid", "igshid", "spm", "_ga", "_gl",
+	"ref_src", "ref_url", "s_cid", "mkt_tok", "oly_enc_id", "oly_anon_id",
+	"vero_id", "wt.mc_id", "__twitter_impression",
+}
+
+func isTrackingParam(key string) bool {
+	key = strings.ToLower(key)
+	for _, p := range trackingParams {
+		if strings.HasSuffix(p, "_") && strings.HasPrefix(key, p) || key == p {
+			return true
+		}
+	}
+	return false
+}
+
+// CanonicalLink returns the form of an http(s) link that copies of one
+// article share: scheme, leading "www.", default port, user info, fragment,
+// trailing slash and tracking parameters dropped, host lower-cased, the
+// remaining query parameters sorted. It returns "" for anything else, and
+// for a site's home page, which many items may link to.
+func CanonicalLink(raw string) string {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "http", "https":
+	default:
+		return ""
+	}
+	host := strings.ToLower(u.Hostname())
+	host = strings.TrimSuffix(host, ".")
+	host = strings.TrimPrefix(host, "www.")
+	if host == "" {
+		return ""
+	}
+	if port := u.Port(); port != "" && port != "80" && port != "443" {
+		host += ":" + port
+	}
+	path := strings.TrimRight(u.EscapedPath(), "/")
+	q := u.Query()
+	for k := range q {
+		if isTrackingParam(k) {
+			delete(q, k)
+		}
+	}
+	for _, vs := range q {
+		slices.Sort(vs)
+	}
+	query := q.Encode() // sorted by key
+	if path == "" && query == "" {
+		return ""
+	}
+	if query != "" {
+		return host + path + "?" + query
+	}
+	return host + path
+}
+
+// knownOutlets are outlet names (normalised words joined by spaces) that
+// TitleKey strips when a title ends with one, whatever source carried it.
+var knownOutlets = map[string]bool{
+	"xinhua": true, "xinhuanet": true, "xinhua net": true, "xinhua english": true, "news cn": true,
+	"cgtn": true, "cgtn com": true, "china daily": true, "chinadaily": true, "chinadaily com cn": true,
+	"global times": true, "globaltimes": true, "globaltimes cn": true, "people s daily": true,
+	"people s daily online": true, "peoples daily": true, "people cn": true, "en people cn": true,
+	"china org cn": true, "china news": true, "ecns": true, "cctv": true, "cctv com": true,
+	"shine": true, "shanghai daily": true, "south china morning post": true, "scmp": true,
+	"reuters": true, "ap": true, "ap news": true, "associated press": true, "afp": true,
+	"bbc": true, "bbc news": true, "cnn": true, "al jazeera": true, "the guardian": true,
+	"un news": true, "france 24": true, "dw": true, "tass": true, "nikkei asia": true,
+	"新华网": true, "新华社": true, "人民网": true, "中国日报网": true, "央视网": true,
+	"环球网": true, "中新网": true, "中国新闻网": true, "光明网": true, "澎湃新闻": true,
+}
+
+// titleSeparators end a title's last segment when an outlet appends its
+// name: "… - CGTN", "… | Reuters", "…：新华网".
+var titleSeparators = []string{" - ", " – ", " — ", " | ", " ｜ ", "｜", " :: ", "：", " _ ", "_", "丨"}
+
+// TitleKey returns the normalised title the title rule compares: NFKC,
+// case folded, diacritics removed, punctuation and spaces collapsed to one
+// space, and the outlet's name dropped where it is appended to the title.
+// names are the carrying source's name and title; a trailing segment is
+// taken as an outlet name only when it is one of knownOutlets, made of the
+// words of names, a bare domain name, or a short Chinese name ending in
+// 网, 报 or 社, and the title before it keeps at least two words.
+func TitleKey(title string, names ...string) string {
+	return strings.Join(titleWords(title, names), " ")
+}
+
+// titleWords is TitleKey as words.
+func titleWords(title string, names []string) []string {
+	title = stripOutlet(title, names)
+	words, _ := query.Words(title)
+	return words
+}
+
+// stripOutlet drops an outlet's name appended to title.
+func stripOutlet(title string, names []string) string {
+	title = strings.TrimSpace(title)
+	cut, sepLen := -1, 0
+	for _, sep := range titleSeparators {
+		if i := strings.LastIndex(title, sep); i > cut {
+			cut, sepLen = i, len(sep)
+		}
+	}
+	if cut <= 0 {
+		return title
+	}
+	head, seg := title[:cut], strings.TrimSpace(title[cut+sepLen:])
+	if hw, ns := query.Words(head); len(hw) < 2 && (len(hw) == 0 || !ns[0] || utf8.RuneCountInString(hw[0]) < 4) {
+		return title // too little would be left: "Reuters | Analysis"
+	}
+	if isOutletName(seg, names) {
+		return head
+	}
+	return title
+}
+
+func isOutletName(seg string, names []string) bool {
+	words, noSpace := query.Words(seg)
+	if len(words) == 0 {
+		return true // "Title -": nothing after the separator
+	}
+	if len(words) > 5 {
+		return false
+	}
+	if knownOutlets[strings.Join(words, " ")] {
+		return true
+	}
+	if len(words) == 1 && noSpace[0] {
+		n := utf8.RuneCountInString(words[0])
+		r, _ := utf8.DecodeLastRuneInString(words[0])
+		if n <= 6 && (r == '网' || r == '报' || r == '社') {
+			return true
+		}
+	}
+	if isDomainName(seg) {
+		return true
+	}
+	own := map[string]bool{}
+	for _, n := range names {
+		ws, _ := query.Words(n)
+		for _, w := range ws {
+			own[w] = true
+		}
+	}
+	for _, w := range words {
+		if !own[w] {
+			return false
+		}
+	}
+	return true
+}
+
+// isDomainName reports whether s looks like a bare host name
+// ("Chinadaily.com.cn", "news.cn").
+func isDomainName(s string) bool {
+	if strings.ContainsAny(s, " /") || !strings.Contains(s, ".") {
+		return false
+	}
+	labels := strings.Split(strings.ToLower(s), ".")
+	for _, l := range labels {
+		if l == "" {
+			return false
+		}
+		for _, r := range l {
+			if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+				return false
+			}
+		}
+	}
+	tld := labels[len(labels)-1]
+	return len(tld) >= 2 && len(tld) <= 6 && strings.Trim(tld, "0123456789") == tld
+}
+
+// stopwords carry no story of their own: they are left out of the word
+// sets compared.
+var stopwords = map[string]bool{
+	"a": true, "an": true, "the": true, "of": true, "to": true, "in": true, "on": true,
+	"for": true, "and": true, "or": true, "with": true, "at": true, "by": true, "from": true,
+	"as": true, "is": true, "are": true, "was": true, "were": true, "be": true, "been": true,
+	"it": true, "its": true, "this": true, "that": true, "these": true, "those": true,
+	"s": true, "t": true, "has": true, "have": true, "had": true, "will": true, "after": true,
+	"over": true, "into": true, "amid": true, "says": true, "said": true, "say": true,
+	"about": true, "their": true, "his": true, "her": true, "he": true, "she": true,
+	"they": true, "we": true, "not": true, "but": true, "than": true, "more": true,
+	"up": true, "out": true, "new": true, "also": true, "which": true, "who": true,
+}
+
+// storyDoc is an item prepared for comparison.
+type storyDoc struct {
+	source   string
+	title    []string        // content tokens of the title, outlet name stripped
+	titleSet map[string]bool // the same as a set
+	key      map[string]bool // title tokens naming something: numbers, capitalised words
+	lede     map[string]bool // content tokens of the summary (else content), the first ledeTokens
+	ledeKey  map[string]bool // lede tokens naming something
+	text     map[string]bool // title and lede tokens
+	seq      [][]string      // title tokens, then lede tokens, in order: where abbreviations are spelt out
+}
+
+// stem reduces a folded word to a form its inflections share: common
+// suffixes dropped ("finished", "launches", "rights"), then at most seven
+// letters ("congratulates", "congratulatory").
+func stem(w string) string {
+	for _, suf := range []string{"ing", "ed", "es", "s"} {
+		if strings.HasSuffix(w, suf) && len(w)-len(suf) >= 4 && !strings.HasSuffix(w, "ss") {
+			w = w[:len(w)-len(suf)]
+			break
+		}
+	}
+	i := 0
+	for k := range w {
+		if i == 7 {
+			return w[:k]
+		}
+		i++
+	}
+	return w
+}
+
+func isNumber(w string) bool {
+	for _, r := range w {
+		if unicode.IsDigit(r) {
+			return true
+		}
+	}
+	return false
+}
+
+// appendTokens appends the content tokens of normalised words: stemmed
+// words without stopwords, and character bigrams of scripts written
+// without spaces.
+func appendTokens(dst []string, words []string, noSpace []bool) []string {
+	for i, w := range words {
+		if noSpace[i] {
+			runes := []rune(w)
+			if len(runes) == 1 {
+				dst = append(dst, w)
+			}
+			for k := 0; k+1 < len(runes); k++ {
+				dst = append(dst, string(runes[k:k+2]))
+			}
+			continue
+		}
+		if stopwords[w] || len(w) == 1 && !isNumber(w) {
+			continue
+		}
+		dst = append(dst, stem(w))
+	}
+	return dst
+}
+
+// namedTokens returns the content tokens of text (at most limit) and
+// those of them that name something: numbers, and words written with a
+// capital letter other than at the start of a sentence (all of them in a
+// headline written in Title Case, where capitals say nothing).
+func namedTokens(text string, limit int) (tokens []string, key map[string]bool) {
+	key = map[string]bool{}
+	type field struct {
+		tokens []string
+		upper  bool
+	}
+	var fields []field
+	upper, long := 0, 0
+	start := true
+	for _, f := range strings.FieldsFunc(text, func(r rune) bool {
+		return unicode.IsSpace(r) || r == '-' || r == '–' || r == '—' || r == '/' || r == ','
+	}) {
+		ws, ns := query.Words(f)
+		toks := appendTokens(nil, ws, ns)
+		sentenceStart := start
+		start = strings.ContainsAny(f[len(f)-1:], ".!?:")
+		if len(toks) == 0 {
+			continue
+		}
+		r, _ := utf8.DecodeRuneInString(strings.TrimLeft(f, "\"'“‘(["))
+		up := unicode.IsUpper(r) && !sentenceStart
+		if !sentenceStart && len(f) >= 4 {
+			long++
+			if up {
+				upper++
+			}
+		}
+		fields = append(fields, field{toks, up})
+		if len(tokens)+len(toks) >= limit {
+			break
+		}
+	}
+	titleCase := long >= 2 && upper*10 >= long*7
+	for _, f := range fields {
+		tokens = append(tokens, f.tokens...)
+		for _, t := range f.tokens {
+			if isNumber(t) || f.upper || titleCase {
+				key[t] = true
+			}
+		}
+	}
+	if len(tokens) > limit {
+		tokens = tokens[:limit]
+	}
+	return tokens, key
+}
+
+func setOf(tokens []string) map[string]bool {
+	m := make(map[string]bool, len(tokens))
+	for _, t := range tokens {
+		m[t] = true
+	}
+	return m
+}
+
+// newStoryDoc prepares an item for comparison; names are its source's name
+// and title.
+func newStoryDoc(it *Item, names []string) *storyDoc {
+	d := &storyDoc{source: it.Source}
+	d.title, d.key = namedTokens(stripOutlet(it.Title, names), 64)
+	d.titleSet = setOf(d.title)
+	body := query.HTMLText(it.Summary)
+	if strings.TrimSpace(body) == "" {
+		body = query.HTMLText(it.Content)
+	}
+	lede, ledeKey := namedTokens(body, ledeTokens)
+	d.lede, d.ledeKey = setOf(lede), ledeKey
+	d.seq = [][]string{d.title, lede}
+	d.text = setOf(d.title)
+	for t := range d.lede {
+		d.text[t] = true
+	}
+	return d
+}
+
+// overlap is |a ∩ b| / min(|a|, |b|): 1 when one set holds the other, as
+// a trimmed title or a shortened lede does.
+func overlap(a, b map[string]bool) float64 {
+	if len(a) == 0 || len(b) == 0 {
+		return 0
+	}
+	if len(a) > len(b) {
+		a, b = b, a
+	}
+	n := 0
+	for t := range a {
+		if b[t] {
+			n++
+		}
+	}
+	return float64(n) / float64(len(a))
+}
+
+func jaccard(a, b map[string]bool) float64 {
+	if len(a) == 0 && len(b) == 0 {
+		return 0
+	}
+	n := 0
+	for t := range a {
+		if b[t] {
+			n++
+		}
+	}
+	return float64(n) / float64(len(a)+len(b)-n)
+}
+
+// unsupported returns how many tokens of a's title are in neither b's
+// title nor b's lede, and whether any of them names something. A token
+// that abbreviates words of b ("FM", "LegCo") is supported.
+func unsupported(a, b *storyDoc) (n int, named bool) {
+	for t := range a.titleSet {
+		if !b.text[t] && !b.abbreviates(t) {
+			n++
+			named = named || a.key[t]
+		}
+	}
+	return n, named
+}
+
+// abbreviates reports whether t is made of leading letters of two or more
+// consecutive words of d, each giving at least one: "fm" of "foreign
+// minister", "legco" of "legislative council".
+func (d *storyDoc) abbreviates(t string) bool {
+	if len(t) < 2 || len(t) > 6 || isNumber(t) {
+		return false
+	}
+	var match func(t string, words []string, used int) bool
+	match = func(t string, words []string, used int) bool {
+		if t == "" {
+			return used >= 2
+		}
+		if len(words) == 0 {
+			return false
+		}
+		w := words[0]
+		for k := 1; k <= len(w) && k <= len(t); k++ {
+			if w[:k] != t[:k] {
+				break
+			}
+			if match(t[k:], words[1:], used+1) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, seq := range d.seq {
+		for i := range seq {
+			if seq[i] != "" && seq[i][0] == t[0] && match(t, seq[i:], 0) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// templateGuard reports whether the titles of a and b differ in a way
+// that makes them different stories: either side names something (a
+// place, a person, a number) the other never mentions, or each side has
+// words the other lacks (a substitution: "rise" for "fall") — unless that
+// is one plain word each and the ledes are nearly the same, which is an
+// editor's synonym ("finish" for "complete").
+func templateGuard(a, b *storyDoc) bool {
+	na, namedA := unsupported(a, b)
+	nb, namedB := unsupported(b, a)
+	if namedA || namedB || na > 2 || nb > 2 {
+		return true
+	}
+	if na > 0 && nb > 0 {
+		return na > 1 || nb > 1 || len(a.lede) < 8 || len(b.lede) < 8 || overlap(a.lede, b.lede) < 0.8
+	}
+	return false
+}
+
+// ledesDisagree reports whether each lede names at least two things the
+// other item never mentions: the same headline over two events.
+func ledesDisagree(a, b *storyDoc) bool {
+	count := func(x, y *storyDoc) int {
+		n := 0
+		for t := range x.ledeKey {
+			if !y.text[t] {
+				n++
+			}
+		}
+		return n
+	}
+	return count(a, b) >= 2 && count(b, a) >= 2
+}
+
+// sameTitle decides the title rule for two items with equal title keys.
+func sameTitle(a, b *storyDoc) (float64, bool) {
+	lo := overlap(a.lede, b.lede)
+	both := len(a.lede) >= 8 && len(b.lede) >= 8
+	switch {
+	case both && (lo < 0.3 || ledesDisagree(a, b)):
+		return 0, false // the same headline over different stories
+	case len(a.title) < 4 && (!both || lo < 0.5):
+		return 0, false // too generic a headline to trust alone
+	case a.source == b.source && (!both || lo < 0.5):
+		return 0, false // a recurring column of one outlet
+	}
+	return 1 + lo, true
+}
+
+// nearDuplicate decides the near-duplicate rule.
+func nearDuplicate(a, b *storyDoc) (float64, bool) {
+	if len(a.title) < 2 || len(b.title) < 2 || templateGuard(a, b) || ledesDisagree(a, b) {
+		return 0, false
+	}
+	to, tj := overlap(a.titleSet, b.titleSet), jaccard(a.titleSet, b.titleSet)
+	if len(a.lede) < 8 || len(b.lede) < 8 {
+		// Without ledes to compare, the titles must say it all.
+		if tj >= 0.8 {
+			return tj, true
+		}
+		return 0, false
+	}
+	lo := overlap(a.lede, b.lede)
+	if to >= 0.5 && lo >= 0.6 || to >= 0.75 && lo >= 0.45 {
+		return tj + lo, true
+	}
+	return 0, false
+}
+
+// minhashBands returns the LSH bands of a token set: minhashSize MinHash
+// values, minhashRows to a band, each band hashed with its number.
+func minhashBands(tokens map[string]bool) []uint64 {
+	if len(tokens) < 3 {
+		return nil
+	}
+	var mins [minhashSize]uint64
+	for i := range mins {
+		mins[i] = ^uint64(0)
+	}
+	for t := range tokens {
+		x := fnv64(t)
+		for i := range mins {
+			if h := mix64(x ^ (uint64(i+1) * 0x9e3779b97f4a7c15)); h < mins[i] {
+				mins[i] = h
+			}
+		}
+	}
+	bands := make([]uint64, 0, minhashSize/minhashRows)
+	for b := 0; b < minhashSize; b += minhashRows {
+		h := uint64(b) * 0xbf58476d1ce4e5b9
+		for r := range minhashRows {
+			h = mix64(h ^ mins[b+r])
+		}
+		bands = append(bands, h)
+	}
+	return bands
+}
+
+func fnv64(s string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	return h
+}
+
+// mix64 is splitmix64's finaliser.
+func mix64(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	return x ^ x>>31
+}
+
+// StoryMerger assigns incoming items to stories: its Cluster method is
+// FeedUpdate.Cluster. It is immutable and safe for concurrent use.
+type StoryMerger struct {
+	names map[string][]string // source name → its name and title
+}
+
+// NewStoryMerger returns a merger that knows the sources' titles, to
+// recognise an outlet's name appended to its own titles.
+func NewStoryMerger(sources []Source) *StoryMerger {
+	m := &StoryMerger{names: make(map[string][]string, len(sources))}
+	for _, s := range sources {
+		m.names[s.Name] = []string{s.Name, s.Title}
+	}
+	return m
+}
+
+func (m *StoryMerger) sourceNames(source string) []string {
+	if m != nil {
+		if n, ok := m.names[source]; ok {
+			return n
+		}
+	}
+	return []string{source}
+}
+
+// StoryKeysOf computes an item's story index keys. names are its source's
+// name and title.
+func StoryKeysOf(it *Item, names ...string) StoryKeys {
+	return storyKeys(it, newStoryDoc(it, names), names)
+}
+
+func storyKeys(it *Item, d *storyDoc, names []string) StoryKeys {
+	return StoryKeys{
+		Link:  CanonicalLink(it.Link),
+		Title: TitleKey(it.Title, names...),
+		Bands: minhashBands(d.text),
+	}
+}
+
+// Keys computes an item's story index keys.
+func (m *StoryMerger) Keys(it *Item) StoryKeys {
+	return StoryKeysOf(it, m.sourceNames(it.Source)...)
+}
+
+// Cluster sets it.Keys and, for a new item (empty StoryID), the story it
+// joins (StoryID, MergedBy) by the first rule that finds one; without one
+// it founds a story with its own ID.
+func (m *StoryMerger) Cluster(it *Item, lookup StoryLookup) error {
+	names := m.sourceNames(it.Source)
+	doc := newStoryDoc(it, names)
+	it.Keys = storyKeys(it, doc, names)
+	if it.StoryID != "" {
+		return nil
+	}
+	id, rule, err := m.decide(it, doc, lookup)
+	if err != nil {
+		return err
+	}
+	it.StoryID, it.MergedBy = id, rule
+	return nil
+}
+
+// candidate is an earlier item a rule would merge with, and how strongly.
+type candidate struct {
+	item  *Item
+	score float64
+}
+
+// better prefers the higher score, then the earlier item, then the lower
+// story id, so that decisions do not depend on lookup order.
+func (c candidate) better(o candidate) bool {
+	if o.item == nil || c.score != o.score {
+		return o.item == nil || c.score > o.score
+	}
+	if !c.item.Published.Equal(o.item.Published) {
+		return c.item.Published.Before(o.item.Published)
+	}
+	return c.item.StoryID < o.item.StoryID
+}
+
+func (m *StoryMerger) decide(it *Item, doc *storyDoc, lookup StoryLookup) (storyID, rule string, err error) {
+	from, to := it.Published.Add(-StoryWindow), it.Published.Add(StoryWindow)
+	usable := func(c *Item) bool { return c.ID != it.ID && c.StoryID != "" }
+
+	if it.Keys.Link != "" {
+		cands, err := lookup.ByLink(it.Keys.Link)
+		if err != nil {
+			return "", "", err
+		}
+		var best candidate
+		for i := range cands {
+			if c := (candidate{item: &cands[i]}); usable(c.item) && c.better(best) {
+				best = c
+			}
+		}
+		if best.item != nil {
+			return best.item.StoryID, MergedByLink, nil
+		}
+	}
+
+	if it.Keys.Title != "" {
+		cands, err := lookup.ByTitleKey(it.Keys.Title, from, to)
+		if err != nil {
+			return "", "", err
+		}
+		var best candidate
+		for i := range cands {
+			c := &cands[i]
+			if !usable(c) {
+				continue
+			}
+			score, ok := sameTitle(doc, newStoryDoc(c, m.sourceNames(c.Source)))
+			if cand := (candidate{c, score}); ok && cand.better(best) {
+				best = cand
+			}
+		}
+		if best.item != nil {
+			return best.item.StoryID, MergedByTitle, nil
+		}
+	}
+
+	if len(it.Keys.Bands) > 0 {
+		cands, err := lookup.ByBands(it.Keys.Bands, from, to, minSharedBands, maxCandidates)
+		if err != nil {
+			return "", "", err
+		}
+		var best candidate
+		for i := range cands {
+			c := &cands[i]
+			if !usable(c) {
+				continue
+			}
+			score, ok := nearDuplicate(doc, newStoryDoc(c, m.sourceNames(c.Source)))
+			if cand := (candidate{c, score}); ok && cand.better(best) {
+				best = cand
+			}
+		}
+		if best.item != nil {
+			return best.item.StoryID, MergedByNear, nil
+		}
+	}
+	return it.ID, "", nil
+}
+
+// SortMembers orders a story's members earliest published first, ties by
+// source then item ID.
+func SortMembers(members []Item) {
+	slices.SortStableFunc(members, func(a, b Item) int {
+		if c := a.Published.Compare(b.Published); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.Source, b.Source); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+}
+
+// Lead returns the index in s.Members of the member a topic feed shows:
+// the one from the source of the highest priority, earliest published
+// among those; -1 when the story has no members. priority may be nil.
+func (s *Story) Lead(priority func(source string) int) int {
+	lead := -1
+	for i := range s.Members {
+		if lead < 0 {
+			lead = i
+			continue
+		}
+		a, b := &s.Members[i], &s.Members[lead]
+		pa, pb := 0, 0
+		if priority != nil {
+			pa, pb = priority(a.Source), priority(b.Source)
+		}
+		if pa > pb || pa == pb && a.Published.Before(b.Published) {
+			lead = i
+		}
+	}
+	return lead
+}

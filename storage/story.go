@@ -1,0 +1,473 @@
+package storage
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/tributary-news/tributary/aggregator"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Stories: every item names its story (aggregator.Item.StoryID); the
+// stories bucket keeps each story's members with their dates and topics,
+// and the topic indexes hold stories, keyed by the story's earliest
+// Published, so a late copy changes an entry but does not move it. Three
+// indexes find the candidates the merge rules compare, each a key prefix
+// walked over a time range: no lookup scans the items.
+
+// maxIndexKey bounds a link or title index key; longer ones (never seen in
+// practice) are not indexed rather than rejected by bbolt.
+const maxIndexKey = 2048
+
+// maxLinkCandidates bounds what one link or title lookup reads: a link
+// many items share is one story anyway.
+const maxLinkCandidates = 64
+
+// maxBandEntries bounds the entries read from one band in the time window:
+// the latest, when a band is crowded (a common pair of words).
+const maxBandEntries = 64
+
+// Compile-time check that the transaction lookup is what the merger needs.
+var _ aggregator.StoryLookup = (*txLookup)(nil)
+
+// storyKeyIndex is one entry of a story key index: bucket and key.
+type storyKeyIndex struct {
+	bucket string
+	key    string
+}
+
+// storyIndexKeys returns the story index entries of an item stored under
+// ikey.
+func storyIndexKeys(it *aggregator.Item, ikey []byte) []storyKeyIndex {
+	var out []storyKeyIndex
+	tk := timeKey(it.Published)
+	if l := it.Keys.Link; l != "" && len(l) <= maxIndexKey && !bytes.ContainsRune([]byte(l), 0) {
+		out = append(out, storyKeyIndex{string(bucketStoryLink), l + "\x00" + string(ikey)})
+	}
+	if t := it.Keys.Title; t != "" && len(t) <= maxIndexKey && !bytes.ContainsRune([]byte(t), 0) {
+		out = append(out, storyKeyIndex{string(bucketStoryTitle), t + "\x00" + string(tk[:]) + string(ikey)})
+	}
+	for _, band := range it.Keys.Bands {
+		var b [8]byte
+		binary.BigEndian.PutUint64(b[:], band)
+		out = append(out, storyKeyIndex{string(bucketStoryBand), string(b[:]) + string(tk[:]) + string(ikey)})
+	}
+	return out
+}
+
+// moveStoryKeys replaces the story index entries of stored (nil for a new
+// item) with those of it.
+func moveStoryKeys(tx *bolt.Tx, ikey []byte, stored, it *aggregator.Item) error {
+	var old []storyKeyIndex
+	if stored != nil {
+		old = storyIndexKeys(stored, ikey)
+	}
+	var next []storyKeyIndex
+	if it != nil {
+		next = storyIndexKeys(it, ikey)
+	}
+	for _, k := range old {
+		if slices.Contains(next, k) {
+			continue
+		}
+		if err := tx.Bucket([]byte(k.bucket)).Delete([]byte(k.key)); err != nil {
+			return err
+		}
+	}
+	for _, k := range next {
+		if slices.Contains(old, k) {
+			continue
+		}
+		if err := tx.Bucket([]byte(k.bucket)).Put([]byte(k.key), nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// getStory returns a stored story record, or nil.
+func getStory(tx *bolt.Tx, id string) (*storyRecord, error) {
+	v := tx.Bucket(bucketStories).Get([]byte(id))
+	if v == nil {
+		return nil, nil
+	}
+	r, err := decodeStory(v)
+	if err != nil {
+		return nil, fmt.Errorf("story %q: %w", id, err)
+	}
+	return r, nil
+}
+
+// derived returns what a story's members make of it: the earliest
+// Published, the latest Updated and the union of topics (sorted).
+func (r *storyRecord) derived() (published, updated time.Time, topics []string) {
+	for i, m := range r.Members {
+		if i == 0 || m.Published.Before(published) {
+			published = m.Published
+		}
+		if m.Updated.After(updated) {
+			updated = m.Updated
+		}
+		topics = append(topics, m.Topics...)
+	}
+	return published, updated, normalizeTopics(topics)
+}
+
+func (r *storyRecord) clone() *storyRecord {
+	if r == nil {
+		return &storyRecord{}
+	}
+	return &storyRecord{Members: slices.Clone(r.Members)}
+}
+
+// setMember adds or replaces the member for it.
+func (r *storyRecord) setMember(it *aggregator.Item) {
+	m := storyMember{Source: it.Source, ID: it.ID, Published: it.Published, Updated: it.Updated, Topics: it.Topics}
+	for i := range r.Members {
+		if r.Members[i].Source == it.Source && r.Members[i].ID == it.ID {
+			r.Members[i] = m
+			return
+		}
+	}
+	r.Members = append(r.Members, m)
+	slices.SortFunc(r.Members, func(a, b storyMember) int {
+		if c := a.Published.Compare(b.Published); c != 0 {
+			return c
+		}
+		return bytes.Compare(itemKey(a.Source, a.ID), itemKey(b.Source, b.ID))
+	})
+}
+
+// removeMember drops the member stored under (source, id).
+func (r *storyRecord) removeMember(source, id string) {
+	r.Members = slices.DeleteFunc(r.Members, func(m storyMember) bool { return m.Source == source && m.ID == id })
+}
+
+// putStory writes next as story id (deleting the story when next has no
+// members) and moves its topic index entries from what old (nil when new)
+// implied. Every topic the story was or is in is recorded in changed.
+func putStory(tx *bolt.Tx, id string, old, next *storyRecord, changed map[string]struct{}) error {
+	var oldKey []byte
+	var oldTopics []string
+	if old != nil && len(old.Members) > 0 {
+		var pub time.Time
+		pub, _, oldTopics = old.derived()
+		oldKey = indexKey(pub, []byte(id))
+	}
+	var newKey []byte
+	var newTopics []string
+	stories := tx.Bucket(bucketStories)
+	if len(next.Members) == 0 {
+		if err := stories.Delete([]byte(id)); err != nil {
+			return err
+		}
+	} else {
+		var pub time.Time
+		pub, _, newTopics = next.derived()
+		newKey = indexKey(pub, []byte(id))
+		b, err := encodeStory(next)
+		if err != nil {
+			return err
+		}
+		if err := stories.Put([]byte(id), b); err != nil {
+			return err
+		}
+	}
+	moved := !bytes.Equal(oldKey, newKey)
+	topics := tx.Bucket(bucketTopics)
+	for _, t := range oldTopics {
+		changed[t] = struct{}{}
+		if !moved && slices.Contains(newTopics, t) {
+			continue
+		}
+		if tb := topics.Bucket([]byte(t)); tb != nil {
+			if err := tb.Delete(oldKey); err != nil {
+				return err
+			}
+		}
+	}
+	for _, t := range newTopics {
+		changed[t] = struct{}{}
+		if !moved && slices.Contains(oldTopics, t) {
+			continue
+		}
+		tb, err := topics.CreateBucketIfNotExists([]byte(t))
+		if err != nil {
+			return fmt.Errorf("topic %q: %w", t, err)
+		}
+		if err := tb.Put(newKey, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// txLookup answers the merge rules' lookups inside a write transaction, so
+// items stored earlier in the same feed are found too.
+type txLookup struct {
+	tx *bolt.Tx
+}
+
+func (l *txLookup) items(keys [][]byte) ([]aggregator.Item, error) {
+	items := l.tx.Bucket(bucketItems)
+	out := make([]aggregator.Item, 0, len(keys))
+	for _, k := range keys {
+		v := items.Get(k)
+		if v == nil {
+			return nil, fmt.Errorf("story index names missing item %q", k)
+		}
+		it, err := decodeItem(v)
+		if err != nil {
+			return nil, fmt.Errorf("item %q: %w", k, err)
+		}
+		out = append(out, it)
+	}
+	return out, nil
+}
+
+// ByLink implements aggregator.StoryLookup.
+func (l *txLookup) ByLink(link string) ([]aggregator.Item, error) {
+	prefix := []byte(link + "\x00")
+	var keys [][]byte
+	c := l.tx.Bucket(bucketStoryLink).Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && len(keys) < maxLinkCandidates; k, _ = c.Next() {
+		keys = append(keys, bytes.Clone(k[len(prefix):]))
+	}
+	return l.items(keys)
+}
+
+// ByTitleKey implements aggregator.StoryLookup.
+func (l *txLookup) ByTitleKey(key string, from, to time.Time) ([]aggregator.Item, error) {
+	keys := rangeKeys(l.tx.Bucket(bucketStoryTitle), []byte(key+"\x00"), from, to, maxLinkCandidates)
+	return l.items(keys)
+}
+
+// ByBands implements aggregator.StoryLookup: it counts shared bands over
+// index keys alone and decodes only the items it returns.
+func (l *txLookup) ByBands(bands []uint64, from, to time.Time, minShared, limit int) ([]aggregator.Item, error) {
+	hits := map[string]int{}
+	b := l.tx.Bucket(bucketStoryBand)
+	for _, band := range bands {
+		var prefix [8]byte
+		binary.BigEndian.PutUint64(prefix[:], band)
+		for _, k := range rangeKeys(b, prefix[:], from, to, maxBandEntries) {
+			hits[string(k)]++
+		}
+	}
+	keys := make([]string, 0, len(hits))
+	for k, n := range hits {
+		if n >= minShared {
+			keys = append(keys, k)
+		}
+	}
+	slices.SortFunc(keys, func(a, b string) int {
+		if hits[a] != hits[b] {
+			return hits[b] - hits[a]
+		}
+		return strings.Compare(a, b)
+	})
+	if limit > 0 && len(keys) > limit {
+		keys = keys[:limit]
+	}
+	ikeys := make([][]byte, len(keys))
+	for i, k := range keys {
+		ikeys[i] = []byte(k)
+	}
+	return l.items(ikeys)
+}
+
+// rangeKeys returns the item keys of the index entries prefix + time key +
+// item key with a time in [from, to], at most limit of them: the latest,
+// walking back from to, so that the cost is bounded by limit however
+// crowded the window is.
+func rangeKeys(b *bolt.Bucket, prefix []byte, from, to time.Time, limit int) [][]byte {
+	lo, hi := timeKey(from), timeKey(to)
+	end := append(append(bytes.Clone(prefix), hi[:]...), 0xff)
+	start := append(bytes.Clone(prefix), lo[:]...)
+	c := b.Cursor()
+	k, _ := c.Seek(end)
+	if k == nil {
+		k, _ = c.Last()
+	} else {
+		k, _ = c.Prev()
+	}
+	var keys [][]byte
+	for ; k != nil && bytes.HasPrefix(k, prefix) && bytes.Compare(k, start) >= 0; k, _ = c.Prev() {
+		if len(k) <= len(prefix)+timeKeyLen {
+			continue
+		}
+		// Seek(end) can land on a key past hi whose item key starts 0xff.
+		if bytes.Compare(k[len(prefix):len(prefix)+timeKeyLen], hi[:]) > 0 {
+			continue
+		}
+		if limit > 0 && len(keys) >= limit {
+			break
+		}
+		keys = append(keys, bytes.Clone(k[len(prefix)+timeKeyLen:]))
+	}
+	slices.Reverse(keys)
+	return keys
+}
+
+// readStory assembles a story from its record and its members' items.
+func readStory(tx *bolt.Tx, id string) (aggregator.Story, error) {
+	r, err := getStory(tx, id)
+	if err != nil {
+		return aggregator.Story{}, err
+	}
+	if r == nil || len(r.Members) == 0 {
+		return aggregator.Story{}, aggregator.ErrNotFound
+	}
+	items := tx.Bucket(bucketItems)
+	s := aggregator.Story{ID: id, Members: make([]aggregator.Item, 0, len(r.Members))}
+	s.Published, s.Updated, s.Topics = r.derived()
+	for _, m := range r.Members {
+		v := items.Get(itemKey(m.Source, m.ID))
+		if v == nil {
+			return aggregator.Story{}, fmt.Errorf("story %q names missing item %q of %q", id, m.ID, m.Source)
+		}
+		it, err := decodeItem(v)
+		if err != nil {
+			return aggregator.Story{}, fmt.Errorf("item %q of %q: %w", m.ID, m.Source, err)
+		}
+		s.Members = append(s.Members, it)
+	}
+	aggregator.SortMembers(s.Members)
+	return s, nil
+}
+
+func (db *DB) checkSchema() error {
+	if db.schema < schemaVersion {
+		return ErrOldSchema
+	}
+	return nil
+}
+
+// TopicStories returns up to limit stories of topic (all when limit <= 0),
+// the story whose earliest member was published last first; ties go to the
+// greater story ID. It walks the topic's index backwards, so the cost is
+// proportional to limit, not to the store. An unknown topic has none.
+func (db *DB) TopicStories(ctx context.Context, topic string, limit int) ([]aggregator.Story, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("storage: topic stories %q: %w", topic, err)
+	}
+	if err := db.checkSchema(); err != nil {
+		return nil, fmt.Errorf("storage: topic stories %q: %w", topic, err)
+	}
+	out := []aggregator.Story{}
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		tb := topicBucket(tx, topic)
+		if tb == nil {
+			return nil
+		}
+		c := tb.Cursor()
+		for k, _ := c.Last(); k != nil && (limit <= 0 || len(out) < limit); k, _ = c.Prev() {
+			if len(out)%256 == 255 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+			if len(k) <= timeKeyLen {
+				return fmt.Errorf("malformed index key %x", k)
+			}
+			s, err := readStory(tx, string(k[timeKeyLen:]))
+			if errors.Is(err, aggregator.ErrNotFound) {
+				return fmt.Errorf("topic index names missing story %q", k[timeKeyLen:])
+			}
+			if err != nil {
+				return err
+			}
+			out = append(out, s)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("storage: topic stories %q: %w", topic, err)
+	}
+	return out, nil
+}
+
+// Story returns one story with its members; the error wraps
+// aggregator.ErrNotFound when there is none.
+func (db *DB) Story(ctx context.Context, id string) (aggregator.Story, error) {
+	if err := ctx.Err(); err != nil {
+		return aggregator.Story{}, fmt.Errorf("storage: story %q: %w", id, err)
+	}
+	if err := db.checkSchema(); err != nil {
+		return aggregator.Story{}, fmt.Errorf("storage: story %q: %w", id, err)
+	}
+	var s aggregator.Story
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		var err error
+		s, err = readStory(tx, id)
+		return err
+	})
+	if err != nil {
+		return aggregator.Story{}, fmt.Errorf("storage: story %q: %w", id, err)
+	}
+	return s, nil
+}
+
+// migrateV1 turns a schema 1 database into schema 2: every item becomes a
+// story of its own (with its own ID, so feed entry ids do not change), its
+// story keys are computed and indexed, and the topic indexes, which held
+// items, are rebuilt to hold stories.
+func migrateV1(tx *bolt.Tx) (int, error) {
+	type rewrite struct {
+		key []byte
+		it  aggregator.Item
+	}
+	var rewrites []rewrite
+	c := tx.Bucket(bucketItems).Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		it, err := decodeItem(v)
+		if err != nil {
+			return 0, fmt.Errorf("item %q: %w", k, err)
+		}
+		if it.StoryID == "" {
+			it.StoryID = it.ID
+		}
+		it.Keys = aggregator.StoryKeysOf(&it, it.Source)
+		rewrites = append(rewrites, rewrite{bytes.Clone(k), it})
+	}
+	topics := tx.Bucket(bucketTopics)
+	var names [][]byte
+	if err := topics.ForEachBucket(func(k []byte) error { names = append(names, bytes.Clone(k)); return nil }); err != nil {
+		return 0, err
+	}
+	for _, n := range names {
+		if err := topics.DeleteBucket(n); err != nil {
+			return 0, err
+		}
+	}
+	changed := map[string]struct{}{}
+	for i := range rewrites {
+		r := &rewrites[i]
+		b, err := encodeItem(&r.it)
+		if err != nil {
+			return 0, fmt.Errorf("item %q: %w", r.key, err)
+		}
+		if err := tx.Bucket(bucketItems).Put(r.key, b); err != nil {
+			return 0, err
+		}
+		if err := moveStoryKeys(tx, r.key, nil, &r.it); err != nil {
+			return 0, err
+		}
+		old, err := getStory(tx, r.it.StoryID)
+		if err != nil {
+			return 0, err
+		}
+		next := old.clone()
+		next.setMember(&r.it)
+		if err := putStory(tx, r.it.StoryID, old, next, changed); err != nil {
+			return 0, err
+		}
+	}
+	return len(rewrites), nil
+}

@@ -1,0 +1,469 @@
+package storage
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tributary-news/tributary/aggregator"
+	bolt "go.etcd.io/bbolt"
+)
+
+// fixtureItem is one item of the labelled story fixture the aggregator
+// package keeps in its testdata.
+type fixtureItem struct {
+	Story     string    `json:"story"`
+	Source    string    `json:"source"`
+	GUID      string    `json:"guid"`
+	Link      string    `json:"link"`
+	Title     string    `json:"title"`
+	Summary   string    `json:"summary"`
+	Published time.Time `json:"published"`
+}
+
+type storyFixture struct {
+	Sources []aggregator.Source `json:"sources"`
+	Items   []fixtureItem       `json:"items"`
+	Traps   [][2]string         `json:"traps"`
+}
+
+func loadStoryFixture(t testing.TB) *storyFixture {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "aggregator", "testdata", "stories", "fixture.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f storyFixture
+	if err := json.Unmarshal(b, &f); err != nil {
+		t.Fatal(err)
+	}
+	return &f
+}
+
+func (x fixtureItem) item() aggregator.Item {
+	return aggregator.Item{
+		ID: aggregator.ItemID(x.Source, x.GUID), Source: x.Source, Identity: x.GUID,
+		Link: x.Link, Title: x.Title, Summary: x.Summary, Hash: "h",
+		Published: x.Published, Updated: x.Published,
+	}
+}
+
+// storyFeed is feed with the story merger as Cluster hook and topics set
+// by match.
+func storyFeed(m *aggregator.StoryMerger, now time.Time, match func(*aggregator.Item) []string, source string, items ...aggregator.Item) aggregator.FeedUpdate {
+	up := feed(source, items...)
+	reconcile := reconcileAt(now)
+	up.Reconcile = func(stored, in *aggregator.Item) bool {
+		if match != nil {
+			in.Topics = match(in)
+		}
+		return reconcile(stored, in)
+	}
+	up.Cluster = m.Cluster
+	return up
+}
+
+// TestStoryFixtureInStore replays the labelled fixture through SaveFeed,
+// one poll per item, and checks that the store's indexes find what the
+// merger needs: no wrong merge, and every true pair the in-memory replay
+// of the aggregator package merges (it reaches 100% on this order).
+func TestStoryFixtureInStore(t *testing.T) {
+	ctx := context.Background()
+	f := loadStoryFixture(t)
+	db := openTestDB(t)
+	m := aggregator.NewStoryMerger(f.Sources)
+	for _, x := range f.Items {
+		if _, err := db.SaveFeed(ctx, storyFeed(m, t0, nil, x.Source, x.item())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	storyOf := map[string]string{}    // label → story id of its first item
+	labelsOf := map[string][]string{} // story id → labels
+	found, pairs := 0, 0
+	for i, x := range f.Items {
+		it, err := db.Item(ctx, x.Source, aggregator.ItemID(x.Source, x.GUID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Contains(labelsOf[it.StoryID], x.Story) {
+			labelsOf[it.StoryID] = append(labelsOf[it.StoryID], x.Story)
+		}
+		if _, ok := storyOf[x.Story]; !ok {
+			storyOf[x.Story] = it.StoryID
+		}
+		for _, y := range f.Items[:i] {
+			if y.Story == x.Story {
+				pairs++
+				other, _ := db.Item(ctx, y.Source, aggregator.ItemID(y.Source, y.GUID))
+				if other.StoryID == it.StoryID {
+					found++
+				}
+			}
+		}
+	}
+	for id, labels := range labelsOf {
+		if len(labels) > 1 {
+			t.Errorf("story %s merges %v", id, labels)
+		}
+	}
+	t.Logf("%d items in %d stories (%d labelled); recall %d/%d pairs", len(f.Items), len(labelsOf), len(storyOf), found, pairs)
+	if found != pairs {
+		t.Errorf("recall %d/%d pairs, want all (the in-memory replay finds all)", found, pairs)
+	}
+	// A story's id is its first member's item id.
+	for label, id := range storyOf {
+		s, err := db.Story(ctx, id)
+		if err != nil {
+			t.Fatalf("Story(%s) for %s: %v", id, label, err)
+		}
+		if !slices.ContainsFunc(s.Members, func(it aggregator.Item) bool { return it.ID == id && it.MergedBy == "" }) {
+			t.Errorf("story %s of %s: no founding member with its id", id, label)
+		}
+	}
+}
+
+// seedItems is the South-South Human Rights Forum letter of 10 Dec 2021 as
+// four outlets ran it: different guids, link variants (Global Times links
+// Xinhua's article with tracking parameters, https, a port and a trailing
+// slash), a reworded title and one with the outlet's name appended.
+func seedItems() []aggregator.Item {
+	at := func(s string) time.Time { t, _ := time.Parse(time.RFC3339, s); return t }
+	return []aggregator.Item{
+		{ID: "urn:uuid:cgtn-1", Source: "cgtn-world", Identity: "15UUFSrXGmc",
+			Link:    "https://news.cgtn.com/news/2021-12-10/Xi-sends-congratulatory-letter-to-South-South-Human-Rights-Forum-15UUFSrXGmc/index.html",
+			Title:   "Xi sends congratulatory letter to South-South Human Rights Forum",
+			Summary: `<p>Chinese President Xi Jinping on Friday sent a congratulatory letter to the South-South Human Rights Forum, which opened in Beijing the same day under the theme "putting people first and global human rights governance."</p>`,
+			Hash:    "h", Published: at("2021-12-10T14:26:00Z")},
+		{ID: "urn:uuid:xinhua-1", Source: "xinhua", Identity: "http://www.news.cn/english/2021-12/10/c_1310364158.htm",
+			Link:    "http://www.news.cn/english/2021-12/10/c_1310364158.htm",
+			Title:   "Xi congratulates South-South Human Rights Forum",
+			Summary: "Chinese President Xi Jinping sent a congratulatory letter on Friday to the South-South Human Rights Forum in Beijing.",
+			Hash:    "h", Published: at("2021-12-10T13:05:00Z")},
+		{ID: "urn:uuid:chinadaily-1", Source: "chinadaily", Identity: "cd-20211210-xi-forum",
+			Link:    "https://www.chinadaily.com.cn/a/202112/10/WS61b3586ca310cdd39bc7a4f1.html",
+			Title:   "Xi sends congratulatory letter to South-South Human Rights Forum - Chinadaily.com.cn",
+			Summary: "President Xi Jinping sent a congratulatory letter to the South-South Human Rights Forum that opened in Beijing on Friday.",
+			Hash:    "h", Published: at("2021-12-10T15:10:00Z")},
+		{ID: "urn:uuid:globaltimes-1", Source: "globaltimes", Identity: "gt-1241092",
+			Link:  "https://NEWS.cn:443/english/2021-12/10/c_1310364158.htm/?utm_source=globaltimes&utm_medium=rss#main",
+			Title: "Xi congratulates South-South Human Rights Forum | Global Times",
+			Hash:  "h", Published: at("2021-12-10T16:00:00Z")},
+	}
+}
+
+func seedSources() []aggregator.Source {
+	return []aggregator.Source{
+		{Name: "cgtn-world", Title: "CGTN | World"}, {Name: "xinhua", Title: "Xinhua"},
+		{Name: "chinadaily", Title: "China Daily"}, {Name: "globaltimes", Title: "Global Times"},
+	}
+}
+
+// TestSeedStory: the seed story from four outlets is one story in its
+// topic, whichever member matched the query; a late copy moves its updated
+// time but not its place; pruning members keeps the story and its id.
+func TestSeedStory(t *testing.T) {
+	ctx := context.Background()
+	now := t0
+	path := filepath.Join(t.TempDir(), "tributary.db")
+	db := openAt(t, path, Options{Now: func() time.Time { return now }})
+	m := aggregator.NewStoryMerger(seedSources())
+	// The topic matches "congratulates", which only two copies use.
+	match := func(it *aggregator.Item) []string {
+		if strings.Contains(it.Title, "congratulates") {
+			return []string{"hr"}
+		}
+		return nil
+	}
+	seed := seedItems()
+	other := aggregator.Item{ID: "urn:uuid:other", Source: "xinhua", Identity: "other", Link: "https://news.cn/other",
+		Title: "Xi congratulates China's winter athletes", Summary: "An unrelated story that matches the topic.",
+		Hash: "h", Published: seed[2].Published.Add(-time.Minute)}
+	// CGTN first: the story takes its id. It does not match the topic.
+	if _, err := db.SaveFeed(ctx, storyFeed(m, now, match, "cgtn-world", seed[0])); err != nil {
+		t.Fatal(err)
+	}
+	if got := topicStories(t, db, "hr", 0); len(got) != 0 {
+		t.Fatalf("hr has %d stories before any member matched", len(got))
+	}
+	for _, it := range []aggregator.Item{seed[1], other} {
+		if _, err := db.SaveFeed(ctx, storyFeed(m, now, match, it.Source, it)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The Xinhua copy was published first: the story sorts by it, under
+	// the unrelated story published later.
+	if got := storyIDs(topicStories(t, db, "hr", 0)); !slices.Equal(got, []string{"urn:uuid:other", "urn:uuid:cgtn-1"}) {
+		t.Fatalf("hr = %v", got)
+	}
+	before, err := db.Story(ctx, "urn:uuid:cgtn-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The late copies arrive a day later.
+	now = t0.Add(24 * time.Hour)
+	res, err := db.SaveFeed(ctx, storyFeed(m, now, match, "chinadaily", seed[2]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(res.ChangedTopics, []string{"hr"}) {
+		t.Errorf("a late copy changed topics %v, want [hr]", res.ChangedTopics)
+	}
+	if _, err := db.SaveFeed(ctx, storyFeed(m, now, match, "globaltimes", seed[3])); err != nil {
+		t.Fatal(err)
+	}
+	stories := topicStories(t, db, "hr", 0)
+	if got := storyIDs(stories); !slices.Equal(got, []string{"urn:uuid:other", "urn:uuid:cgtn-1"}) {
+		t.Fatalf("after late copies hr = %v, want the story not moved up", got)
+	}
+	s := stories[1]
+	var members, rules []string
+	for _, it := range s.Members {
+		members = append(members, it.Source)
+		rules = append(rules, it.MergedBy)
+	}
+	if want := []string{"xinhua", "cgtn-world", "chinadaily", "globaltimes"}; !slices.Equal(members, want) {
+		t.Errorf("members %v, want %v (earliest first)", members, want)
+	}
+	if want := []string{"near", "", "title", "link"}; !slices.Equal(rules, want) {
+		t.Errorf("merged by %v, want %v", rules, want)
+	}
+	if !s.Published.Equal(seed[1].Published) || !s.Updated.Equal(seed[3].Published) || s.Updated.Equal(before.Updated) {
+		t.Errorf("story published %v updated %v (before %v); want the earliest and the latest member's", s.Published, s.Updated, before.Updated)
+	}
+	if lead := s.Lead(nil); s.Members[lead].Source != "xinhua" {
+		t.Errorf("lead %s, want xinhua (earliest)", s.Members[lead].Source)
+	}
+	prio := func(src string) int {
+		if src == "chinadaily" {
+			return 1
+		}
+		return 0
+	}
+	if lead := s.Lead(prio); s.Members[lead].Source != "chinadaily" {
+		t.Errorf("lead with priority %s, want chinadaily", s.Members[lead].Source)
+	}
+	if n, err := db.TopicItemCount(ctx, "hr"); err != nil || n != 2 {
+		t.Errorf("TopicItemCount = %d, %v; want 2 stories", n, err)
+	}
+
+	// Restart: the story and its id survive.
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db = openAt(t, path, Options{Now: func() time.Time { return now }})
+	if s2, err := db.Story(ctx, "urn:uuid:cgtn-1"); err != nil || len(s2.Members) != 4 {
+		t.Fatalf("after reopen Story = %d members, %v", len(s2.Members), err)
+	}
+
+	// Prune the two earliest members: the story keeps its id and moves to
+	// its earliest remaining member's time; the topic still holds it
+	// through Global Times' copy.
+	res2, err := db.Prune(ctx, seed[0].Published.Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res2.Items != 2 {
+		t.Errorf("pruned %d items, want 2", res2.Items)
+	}
+	s3, err := db.Story(ctx, "urn:uuid:cgtn-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s3.Members) != 2 || !s3.Published.Equal(seed[2].Published) {
+		t.Errorf("after prune: %d members, published %v", len(s3.Members), s3.Published)
+	}
+	if got := storyIDs(topicStories(t, db, "hr", 0)); !slices.Equal(got, []string{"urn:uuid:cgtn-1", "urn:uuid:other"}) {
+		t.Errorf("after prune hr = %v", got)
+	}
+	// Prune everything: the story goes.
+	if _, err := db.Prune(ctx, t0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Story(ctx, "urn:uuid:cgtn-1"); !errors.Is(err, aggregator.ErrNotFound) {
+		t.Errorf("Story after its last member was pruned: %v, want ErrNotFound", err)
+	}
+	if got := topicStories(t, db, "hr", 0); len(got) != 0 {
+		t.Errorf("hr after pruning all = %v", storyIDs(got))
+	}
+}
+
+// TestSyncTopicsStories: rebuilding a topic puts a story in it when any
+// member matches.
+func TestSyncTopicsStories(t *testing.T) {
+	ctx := context.Background()
+	db := openTestDB(t)
+	m := aggregator.NewStoryMerger(seedSources())
+	for _, it := range seedItems() {
+		if _, err := db.SaveFeed(ctx, storyFeed(m, t0, nil, it.Source, it)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	topic := aggregator.TopicMembership{Name: "gt", Fingerprint: "1", Match: func(it *aggregator.Item) bool { return it.Source == "globaltimes" }}
+	if _, err := db.SyncTopics(ctx, []aggregator.TopicMembership{topic}); err != nil {
+		t.Fatal(err)
+	}
+	stories := topicStories(t, db, "gt", 0)
+	if len(stories) != 1 || len(stories[0].Members) != 4 || stories[0].ID != "urn:uuid:cgtn-1" {
+		t.Fatalf("gt = %+v, want the one story of four", storyIDs(stories))
+	}
+	if !slices.Equal(stories[0].Topics, []string{"gt"}) {
+		t.Errorf("story topics %v", stories[0].Topics)
+	}
+	if _, err := db.SyncTopics(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := topicStories(t, db, "gt", 0); len(got) != 0 {
+		t.Errorf("dropped topic still has %v", storyIDs(got))
+	}
+}
+
+// TestClusterHookErrors: a hook that fails or breaks the rules fails the
+// whole feed.
+func TestClusterHookErrors(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name string
+		hook func(*aggregator.Item, aggregator.StoryLookup) error
+	}{
+		{"error", func(*aggregator.Item, aggregator.StoryLookup) error { return errors.New("boom") }},
+		{"no story", func(it *aggregator.Item, _ aggregator.StoryLookup) error { it.StoryID = ""; return nil }},
+		{"story changed", func(it *aggregator.Item, _ aggregator.StoryLookup) error { it.StoryID = "other"; return nil }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db := openTestDB(t)
+			if _, err := db.SaveFeed(ctx, feed("src", mkItem("a", t0, "h1", "go"))); err != nil {
+				t.Fatal(err)
+			}
+			up := feed("src", mkItem("a", t0, "h2", "go"))
+			up.Cluster = tt.hook
+			if _, err := db.SaveFeed(ctx, up); err == nil {
+				t.Fatal("SaveFeed succeeded")
+			}
+		})
+	}
+}
+
+// TestMigrateV1 opens a schema 1 database (items, an item-keyed topic
+// index) and finds every item a story of its own, with the same id, in
+// the same topic order, indexed for merging.
+func TestMigrateV1(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "v1.db")
+	seed := seedItems()
+	bdb, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = bdb.Update(func(tx *bolt.Tx) error {
+		for _, name := range [][]byte{bucketMeta, bucketItems, bucketPublished, bucketTopics, bucketTopicFP, bucketStates, bucketCounts, bucketTombstones} {
+			if _, err := tx.CreateBucket(name); err != nil {
+				return err
+			}
+		}
+		if err := tx.Bucket(bucketMeta).Put(keySchema, []byte{0, 0, 0, 1}); err != nil {
+			return err
+		}
+		tb, err := tx.Bucket(bucketTopics).CreateBucket([]byte("hr"))
+		if err != nil {
+			return err
+		}
+		counts := map[string]uint64{}
+		for i := range seed {
+			it := seed[i]
+			it.FirstSeen, it.Updated, it.Topics = t0, it.Published, []string{"hr"}
+			// A version 1 record: no story fields.
+			b, err := encodeRecord(struct {
+				ID        string    `json:"id"`
+				Source    string    `json:"source"`
+				Identity  string    `json:"identity"`
+				Link      string    `json:"link"`
+				Title     string    `json:"title"`
+				Summary   string    `json:"summary"`
+				Published time.Time `json:"published"`
+				Updated   time.Time `json:"updated"`
+				FirstSeen time.Time `json:"first_seen"`
+				Hash      string    `json:"hash"`
+				Topics    []string  `json:"topics"`
+			}{it.ID, it.Source, it.Identity, it.Link, it.Title, it.Summary, it.Published, it.Updated, it.FirstSeen, it.Hash, it.Topics})
+			if err != nil {
+				return err
+			}
+			k := itemKey(it.Source, it.ID)
+			if err := tx.Bucket(bucketItems).Put(k, b); err != nil {
+				return err
+			}
+			if err := tx.Bucket(bucketPublished).Put(indexKey(it.Published, k), nil); err != nil {
+				return err
+			}
+			if err := tb.Put(indexKey(it.Published, k), nil); err != nil {
+				return err
+			}
+			counts[it.Source]++
+		}
+		for src, n := range counts {
+			var b [8]byte
+			binary.BigEndian.PutUint64(b[:], n)
+			if err := tx.Bucket(bucketCounts).Put([]byte(src), b[:]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bdb.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Read-only, it cannot migrate: items read, stories refuse.
+	ro, err := Open(path, Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ro.TopicStories(ctx, "hr", 0); !errors.Is(err, ErrOldSchema) {
+		t.Errorf("TopicStories on an unmigrated read-only database: %v, want ErrOldSchema", err)
+	}
+	if _, err := ro.Item(ctx, "xinhua", "urn:uuid:xinhua-1"); err != nil {
+		t.Errorf("Item on an unmigrated read-only database: %v", err)
+	}
+	ro.Close()
+
+	db := openAt(t, path, Options{}) // cleanup checks every index
+	var version []byte
+	_ = db.bolt.View(func(tx *bolt.Tx) error { version = slices.Clone(tx.Bucket(bucketMeta).Get(keySchema)); return nil })
+	if string(version) != "\x00\x00\x00\x02" {
+		t.Errorf("schema after migration %x", version)
+	}
+	stories := topicStories(t, db, "hr", 0)
+	want := []string{"urn:uuid:globaltimes-1", "urn:uuid:chinadaily-1", "urn:uuid:cgtn-1", "urn:uuid:xinhua-1"}
+	if got := storyIDs(stories); !slices.Equal(got, want) {
+		t.Errorf("hr after migration = %v, want %v", got, want)
+	}
+	gt, err := db.Item(ctx, "globaltimes", "urn:uuid:globaltimes-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gt.StoryID != gt.ID || gt.Keys.Link != "news.cn/english/2021-12/10/c_1310364158.htm" || gt.Keys.Title == "" || len(gt.Keys.Bands) == 0 {
+		t.Errorf("migrated item: story %q keys %+v", gt.StoryID, gt.Keys)
+	}
+	// A new copy now finds the migrated items through the indexes.
+	m := aggregator.NewStoryMerger(seedSources())
+	late := aggregator.Item{ID: "urn:uuid:late", Source: "globaltimes", Identity: "late",
+		Link: "https://www.news.cn/english/2021-12/10/c_1310364158.htm?utm_campaign=x", Title: "x", Hash: "h", Published: t0}
+	if _, err := db.SaveFeed(ctx, storyFeed(m, t0, nil, "globaltimes", late)); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := db.Item(ctx, "globaltimes", "urn:uuid:late")
+	if got.StoryID != "urn:uuid:xinhua-1" || got.MergedBy != aggregator.MergedByLink {
+		t.Errorf("late copy story %q by %q, want xinhua's by link", got.StoryID, got.MergedBy)
+	}
+}
