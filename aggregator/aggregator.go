@@ -72,13 +72,21 @@ type Item struct {
 	Topics []string
 
 	// StoryID is the id of the story (the cluster of copies of one news
-	// story across outlets) the item belongs to. A story's id is its first
-	// member's item ID, so a story of one item has the item's id. It never
-	// changes once the item is stored.
+	// story across outlets) the item belongs to. A story's id is its
+	// founding member's item ID, so a story of one item has the item's id.
+	// It is stable for as long as the story is not absorbed: when a new
+	// item matches members of several stories, they become one, under the
+	// id of the one whose earliest member is earliest (ties: the lower
+	// id), and the members of the others take that id.
 	StoryID string
 	// MergedBy is the rule that put the item into a story it did not
-	// found: "link", "title" or "near"; "" for a story's first member.
+	// found: "link", "title" or "near"; "bridge" for the founder of a
+	// story that was absorbed into another; "" for a story's founder.
 	MergedBy string
+	// MergeStories, set by Cluster for a new item only, are the ids of the
+	// other stories the item matches: storage absorbs them into StoryID in
+	// the same transaction. It is not stored.
+	MergeStories []string `json:"-"`
 	// Keys are what the story indexes look the item up by, computed by
 	// StoryMerger; empty keys are not indexed.
 	Keys StoryKeys
@@ -139,8 +147,10 @@ type FeedUpdate struct {
 	// item Reconcile accepted, after it. It sets the item's Keys and, for a
 	// new item (StoryID empty), its StoryID and MergedBy, looking earlier
 	// items up through lookup; a stored item arrives with its StoryID set,
-	// which must not change. When Cluster is nil every new item founds a
-	// story of its own and is not indexed for merging.
+	// which must not change. For a new item it may also set MergeStories,
+	// the other stories storage must merge into StoryID. When Cluster is
+	// nil every new item founds a story of its own and is not indexed for
+	// merging.
 	Cluster func(it *Item, lookup StoryLookup) error
 }
 
@@ -157,6 +167,9 @@ type StoryLookup interface {
 	// first, at most limit of them. It may look at only the latest entries
 	// of a crowded band.
 	ByBands(bands []uint64, from, to time.Time, minShared, limit int) ([]Item, error)
+	// StoryPublished returns a stored story's Published (its earliest
+	// member's); the error wraps ErrNotFound when there is no such story.
+	StoryPublished(id string) (time.Time, error)
 }
 
 // StoryKeys are an item's entries in the story indexes.

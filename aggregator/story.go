@@ -1,6 +1,7 @@
 package aggregator
 
 import (
+	"fmt"
 	"net/url"
 	"slices"
 	"strings"
@@ -12,8 +13,8 @@ import (
 )
 
 // Story merging: when one news story runs in many outlets, their items are
-// kept as one Story. An incoming item joins an earlier story by the first
-// of three rules that holds, in order of confidence:
+// kept as one Story. Two items are copies of one story when one of three
+// rules holds for the pair, in order of confidence:
 //
 //  1. "link": the same CanonicalLink.
 //  2. "title": the same TitleKey, published within StoryWindow, and the
@@ -25,6 +26,18 @@ import (
 //
 // Precision comes first: a wrong merge hides a story, a missed one only
 // repeats it.
+//
+// Stories are single-linkage clusters over these rules: an incoming item
+// is compared with the stored items the story indexes find, and joins
+// every story one of them belongs to; when it matches several, they are
+// merged into one (see Item.MergeStories). Every rule is symmetric and
+// every pair is compared when the later of the two arrives, so the stories
+// a set of items ends up in — the connected components of the pairs the
+// rules match — do not depend on the order the items arrive in, as long
+// as no lookup is cut short by its caps (the latest 64 entries of a link,
+// title key or band within the window, the 16 near-duplicate candidates
+// sharing most bands). Only new items are compared: an edited item keeps
+// its story, and pruning an item never splits one.
 
 // StoryWindow is how far apart in publication two items may be for the
 // title and near-duplicate rules to merge them.
@@ -35,6 +48,9 @@ const (
 	MergedByLink  = "link"
 	MergedByTitle = "title"
 	MergedByNear  = "near"
+	// MergedByBridge marks the founder of a story absorbed into another
+	// because a later item matched both.
+	MergedByBridge = "bridge"
 )
 
 const (
@@ -503,7 +519,7 @@ func sameTitle(a, b *storyDoc) (float64, bool) {
 	switch {
 	case both && (lo < 0.3 || ledesDisagree(a, b)):
 		return 0, false // the same headline over different stories
-	case len(a.title) < 4 && (!both || lo < 0.5):
+	case min(len(a.title), len(b.title)) < 4 && (!both || lo < 0.5):
 		return 0, false // too generic a headline to trust alone
 	case a.source == b.source && (!both || lo < 0.5):
 		return 0, false // a recurring column of one outlet
@@ -622,104 +638,129 @@ func (m *StoryMerger) Keys(it *Item) StoryKeys {
 	return StoryKeysOf(it, m.sourceNames(it.Source)...)
 }
 
-// Cluster sets it.Keys and, for a new item (empty StoryID), the story it
-// joins (StoryID, MergedBy) by the first rule that finds one; without one
-// it founds a story with its own ID.
+// Cluster sets it.Keys and, for a new item (empty StoryID), its story:
+// every rule is tried against every candidate the indexes find, and the
+// item joins the stories of all the items it matches. With none it founds
+// a story with its own ID; with several, StoryID is the one whose earliest
+// member is earliest (ties: the lower id), MergedBy the rule that matched
+// it, and MergeStories the others, sorted, for storage to absorb.
 func (m *StoryMerger) Cluster(it *Item, lookup StoryLookup) error {
 	names := m.sourceNames(it.Source)
 	doc := newStoryDoc(it, names)
 	it.Keys = storyKeys(it, doc, names)
+	it.MergeStories = nil
 	if it.StoryID != "" {
 		return nil
 	}
-	id, rule, err := m.decide(it, doc, lookup)
+	matches, err := m.matches(it, doc, lookup)
 	if err != nil {
 		return err
 	}
-	it.StoryID, it.MergedBy = id, rule
+	if len(matches) == 0 {
+		it.StoryID, it.MergedBy = it.ID, ""
+		return nil
+	}
+	ids := make([]string, 0, len(matches))
+	for id := range matches {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	survivor := ids[0]
+	if len(ids) > 1 {
+		var first time.Time
+		for i, id := range ids {
+			pub, err := lookup.StoryPublished(id)
+			if err != nil {
+				return fmt.Errorf("story %q: %w", id, err)
+			}
+			if i == 0 || pub.Before(first) {
+				survivor, first = id, pub
+			}
+		}
+	}
+	it.StoryID, it.MergedBy = survivor, matches[survivor].rule
+	for _, id := range ids {
+		if id != survivor {
+			it.MergeStories = append(it.MergeStories, id)
+		}
+	}
 	return nil
 }
 
-// candidate is an earlier item a rule would merge with, and how strongly.
-type candidate struct {
-	item  *Item
+// match is how an incoming item matches a story: through which rule
+// (ranked by confidence, lower first) and how strongly.
+type match struct {
+	rule  string
+	rank  int
 	score float64
 }
 
-// better prefers the higher score, then the earlier item, then the lower
-// story id, so that decisions do not depend on lookup order.
-func (c candidate) better(o candidate) bool {
-	if o.item == nil || c.score != o.score {
-		return o.item == nil || c.score > o.score
-	}
-	if !c.item.Published.Equal(o.item.Published) {
-		return c.item.Published.Before(o.item.Published)
-	}
-	return c.item.StoryID < o.item.StoryID
+func (a match) better(b match) bool {
+	return b.rule == "" || a.rank < b.rank || a.rank == b.rank && a.score > b.score
 }
 
-func (m *StoryMerger) decide(it *Item, doc *storyDoc, lookup StoryLookup) (storyID, rule string, err error) {
+// matches returns the stories the item matches by any rule, each with its
+// strongest match. A candidate whose story already matched by a stronger
+// rule is not compared again.
+func (m *StoryMerger) matches(it *Item, doc *storyDoc, lookup StoryLookup) (map[string]match, error) {
 	from, to := it.Published.Add(-StoryWindow), it.Published.Add(StoryWindow)
-	usable := func(c *Item) bool { return c.ID != it.ID && c.StoryID != "" }
+	out := map[string]match{}
+	add := func(c *Item, x match) {
+		if x.better(out[c.StoryID]) {
+			out[c.StoryID] = x
+		}
+	}
+	// settled reports whether c needs no comparison under a rule of rank.
+	settled := func(c *Item, rank int) bool {
+		if c.ID == it.ID || c.StoryID == "" {
+			return true
+		}
+		x, ok := out[c.StoryID]
+		return ok && x.rank < rank
+	}
 
 	if it.Keys.Link != "" {
 		cands, err := lookup.ByLink(it.Keys.Link)
 		if err != nil {
-			return "", "", err
+			return nil, err
 		}
-		var best candidate
 		for i := range cands {
-			if c := (candidate{item: &cands[i]}); usable(c.item) && c.better(best) {
-				best = c
+			if c := &cands[i]; !settled(c, 0) {
+				add(c, match{MergedByLink, 0, 1})
 			}
 		}
-		if best.item != nil {
-			return best.item.StoryID, MergedByLink, nil
-		}
 	}
-
 	if it.Keys.Title != "" {
 		cands, err := lookup.ByTitleKey(it.Keys.Title, from, to)
 		if err != nil {
-			return "", "", err
+			return nil, err
 		}
-		var best candidate
 		for i := range cands {
 			c := &cands[i]
-			if !usable(c) {
+			if settled(c, 1) {
 				continue
 			}
-			score, ok := sameTitle(doc, newStoryDoc(c, m.sourceNames(c.Source)))
-			if cand := (candidate{c, score}); ok && cand.better(best) {
-				best = cand
+			if score, ok := sameTitle(doc, newStoryDoc(c, m.sourceNames(c.Source))); ok {
+				add(c, match{MergedByTitle, 1, score})
 			}
 		}
-		if best.item != nil {
-			return best.item.StoryID, MergedByTitle, nil
-		}
 	}
-
 	if len(it.Keys.Bands) > 0 {
 		cands, err := lookup.ByBands(it.Keys.Bands, from, to, minSharedBands, maxCandidates)
 		if err != nil {
-			return "", "", err
+			return nil, err
 		}
-		var best candidate
 		for i := range cands {
 			c := &cands[i]
-			if !usable(c) {
+			if settled(c, 2) {
 				continue
 			}
-			score, ok := nearDuplicate(doc, newStoryDoc(c, m.sourceNames(c.Source)))
-			if cand := (candidate{c, score}); ok && cand.better(best) {
-				best = cand
+			if score, ok := nearDuplicate(doc, newStoryDoc(c, m.sourceNames(c.Source))); ok {
+				add(c, match{MergedByNear, 2, score})
 			}
 		}
-		if best.item != nil {
-			return best.item.StoryID, MergedByNear, nil
-		}
 	}
-	return it.ID, "", nil
+	return out, nil
 }
 
 // SortMembers orders a story's members earliest published first, ties by

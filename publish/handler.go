@@ -11,6 +11,7 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -340,14 +341,19 @@ func (h *Handler) serveSources(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// serveStory serves /stories/ID.json: one story and all its members.
+// serveStory serves /stories/ID.json: one story and all its members. The
+// id of a story merged into another answers with the surviving story (its
+// document's id says which), and Content-Location names its own URL.
 func (h *Handler) serveStory(w http.ResponseWriter, r *http.Request) {
 	id, ok := strings.CutSuffix(r.PathValue("file"), ".json")
 	if !ok || id == "" {
 		http.NotFound(w, r)
 		return
 	}
-	body, err := renderStory(r.Context(), h.store, h.currentSite(), id)
+	body, storyID, err := renderStory(r.Context(), h.store, h.currentSite(), id)
+	if err == nil && storyID != id {
+		w.Header().Set("Content-Location", "/stories/"+url.PathEscape(storyID)+".json")
+	}
 	switch {
 	case errors.Is(err, aggregator.ErrNotFound):
 		http.NotFound(w, r)

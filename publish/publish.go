@@ -23,7 +23,8 @@ type Store interface {
 	// TopicItemCount returns how many stories a topic holds.
 	TopicItemCount(ctx context.Context, topic string) (int, error)
 	// Story returns one story with all its members, or an error wrapping
-	// aggregator.ErrNotFound.
+	// aggregator.ErrNotFound. The id of a story merged into another may
+	// return the surviving story, whose ID differs.
 	Story(ctx context.Context, id string) (aggregator.Story, error)
 	// SourceStates returns the stored state of every polled source, sorted
 	// by Source, with ItemCount filled.

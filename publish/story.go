@@ -24,7 +24,7 @@ type storyMember struct {
 	Priority      int      `json:"priority"`
 	Link          string   `json:"link"`
 	Title         string   `json:"title"`
-	MergedBy      string   `json:"merged_by"` // "" for the member that founded the story
+	MergedBy      string   `json:"merged_by"` // "" for the member that founded the story, "bridge" for the founder of one it absorbed
 	CanonicalLink string   `json:"canonical_link"`
 	TitleKey      string   `json:"title_key"`
 	Bands         int      `json:"bands"`
@@ -34,11 +34,13 @@ type storyMember struct {
 	Topics        []string `json:"topics"`
 }
 
-// renderStory reads a story and writes its debugging document.
-func renderStory(ctx context.Context, store Store, s *site, id string) ([]byte, error) {
+// renderStory reads a story and writes its debugging document. The id of
+// a story absorbed into another reads the surviving story: the document's
+// id, also returned, is then another.
+func renderStory(ctx context.Context, store Store, s *site, id string) ([]byte, string, error) {
 	st, err := store.Story(ctx, id)
 	if err != nil {
-		return nil, fmt.Errorf("publish: story %q: %w", id, err)
+		return nil, "", fmt.Errorf("publish: story %q: %w", id, err)
 	}
 	doc := storyDoc{
 		ID:        st.ID,
@@ -65,7 +67,8 @@ func renderStory(ctx context.Context, store Store, s *site, id string) ([]byte, 
 		}
 		doc.Members = append(doc.Members, sm)
 	}
-	return writeJSON(doc)
+	b, err := writeJSON(doc)
+	return b, st.ID, err
 }
 
 func nonNil(s []string) []string {

@@ -69,6 +69,12 @@ func seedFeeds() map[string]aggregator.ParsedItem {
 // real pipeline pieces: topic matcher, story merger, storage.
 func ingestSeed(t *testing.T, db *storage.DB, cfg Config) {
 	t.Helper()
+	ingestSeedIn(t, db, cfg, "xinhua", "cgtn-world", "chinadaily", "globaltimes")
+}
+
+// ingestSeedIn is ingestSeed with the outlets polled in the order given.
+func ingestSeedIn(t *testing.T, db *storage.DB, cfg Config, order ...string) {
+	t.Helper()
 	matcher, err := aggregator.NewTopicMatcher(cfg.Topics, cfg.Sources)
 	if err != nil {
 		t.Fatal(err)
@@ -76,7 +82,7 @@ func ingestSeed(t *testing.T, db *storage.DB, cfg Config) {
 	merger := aggregator.NewStoryMerger(cfg.Sources)
 	now := time.Date(2021, 12, 11, 0, 0, 0, 0, time.UTC)
 	feeds := seedFeeds()
-	for _, src := range []string{"xinhua", "cgtn-world", "chinadaily", "globaltimes"} {
+	for _, src := range order {
 		p := feeds[src]
 		items := []aggregator.Item{{
 			ID: aggregator.ItemID(src, p.GUID), Source: src, Identity: p.GUID, Link: p.Link,
@@ -206,6 +212,62 @@ func TestSeedStoryFeeds(t *testing.T) {
 	if body := get(t, h, http.MethodGet, "/topics/human-rights-forum.json", nil).Body.String(); !strings.Contains(body, `"url": "https://www.chinadaily.com.cn/a/202112/10/WS61b3586ca310cdd39bc7a4f1.html"`) ||
 		!strings.Contains(body, `"id": "`+storyID+`"`) {
 		t.Errorf("with chinadaily preferred, the entry is not led by it or changed id:\n%s", body)
+	}
+}
+
+// TestSeedStoryMerged: polled Global Times, China Daily, Xinhua, CGTN,
+// the first two found stories of their own, which Xinhua's copy (matching
+// both) merges: the feed shows one entry of four under China Daily's
+// story (its earliest member is earlier), and Global Times' absorbed story
+// id answers /stories/ID.json with the survivor.
+func TestSeedStoryMerged(t *testing.T) {
+	db, err := storage.Open(filepath.Join(t.TempDir(), "tributary.db"), storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	cfg := seedConfig(testBaseURL)
+	ingestSeedIn(t, db, cfg, "globaltimes", "chinadaily", "xinhua", "cgtn-world")
+	h := newTestHandler(t, db, cfg)
+	survivor := aggregator.ItemID("chinadaily", "cd-20211210-xi-forum")
+	absorbed := aggregator.ItemID("globaltimes", "gt-1241092")
+
+	var jf struct {
+		Items []struct {
+			ID        string `json:"id"`
+			Tributary struct {
+				Source         string            `json:"source"`
+				AlsoReportedBy []json.RawMessage `json:"also_reported_by"`
+			} `json:"_tributary"`
+		} `json:"items"`
+	}
+	if err := json.Unmarshal(get(t, h, http.MethodGet, "/topics/human-rights-forum.json", nil).Body.Bytes(), &jf); err != nil {
+		t.Fatal(err)
+	}
+	if len(jf.Items) != 1 || jf.Items[0].ID != survivor || jf.Items[0].Tributary.Source != "xinhua" || len(jf.Items[0].Tributary.AlsoReportedBy) != 3 {
+		t.Fatalf("json feed: %+v", jf.Items)
+	}
+
+	rec := get(t, h, http.MethodGet, "/stories/"+absorbed+".json", nil)
+	var doc storyDoc
+	if err := json.Unmarshal(rec.Body.Bytes(), &doc); err != nil || rec.Code != http.StatusOK {
+		t.Fatalf("/stories/%s.json: %d %v %s", absorbed, rec.Code, err, rec.Body)
+	}
+	if doc.ID != survivor || len(doc.Members) != 4 {
+		t.Errorf("absorbed id reads story %s of %d members, want %s of 4", doc.ID, len(doc.Members), survivor)
+	}
+	if loc := rec.Header().Get("Content-Location"); loc != "/stories/"+survivor+".json" {
+		t.Errorf("Content-Location %q", loc)
+	}
+	rules := map[string]string{}
+	for _, m := range doc.Members {
+		rules[m.Source] = m.MergedBy
+	}
+	if rules["chinadaily"] != "" || rules["globaltimes"] != aggregator.MergedByBridge || rules["xinhua"] == "" || rules["cgtn-world"] != aggregator.MergedByTitle {
+		t.Errorf("merged by %v", rules)
+	}
+	if rec := get(t, h, http.MethodGet, "/stories/"+survivor+".json", nil); rec.Code != http.StatusOK || rec.Header().Get("Content-Location") != "" {
+		t.Errorf("/stories/%s.json: %d, Content-Location %q", survivor, rec.Code, rec.Header().Get("Content-Location"))
 	}
 }
 

@@ -49,6 +49,10 @@ type keyRecord struct {
 // the topic indexes never needs the members' items.
 type storyRecord struct {
 	Members []storyMember `json:"members"`
+	// Absorbed are the ids of the stories merged into this one, each
+	// with an alias record naming this story: kept here so that the
+	// aliases follow the story when it is absorbed or deleted in turn.
+	Absorbed []string `json:"absorbed,omitempty"`
 }
 
 type storyMember struct {

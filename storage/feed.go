@@ -86,6 +86,11 @@ func saveFeed(ctx context.Context, tx *bolt.Tx, update *aggregator.FeedUpdate, r
 		if err := putItem(tx, key, stored, &incoming, changed); err != nil {
 			return fmt.Errorf("item %q: %w", incoming.ID, err)
 		}
+		if len(incoming.MergeStories) > 0 {
+			if err := absorbStories(tx, incoming.StoryID, incoming.MergeStories, changed); err != nil {
+				return fmt.Errorf("item %q: %w", incoming.ID, err)
+			}
+		}
 		if stored == nil {
 			res.New++
 			added++
@@ -107,8 +112,10 @@ func saveFeed(ctx context.Context, tx *bolt.Tx, update *aggregator.FeedUpdate, r
 
 // cluster gives an item its story: a stored item keeps the one it has; a
 // new one gets the story the update's Cluster hook picks, or one of its
-// own without a hook.
+// own without a hook, and the hook may name other stories to merge into
+// it (it.MergeStories), which must all be stored.
 func cluster(tx *bolt.Tx, update *aggregator.FeedUpdate, stored, it *aggregator.Item) error {
+	it.MergeStories = nil
 	if stored != nil {
 		it.StoryID, it.MergedBy = stored.StoryID, stored.MergedBy
 	} else {
@@ -130,6 +137,24 @@ func cluster(tx *bolt.Tx, update *aggregator.FeedUpdate, stored, it *aggregator.
 		return errors.New("cluster: no story id")
 	case stored != nil && it.StoryID != stored.StoryID:
 		return fmt.Errorf("cluster: story id changed from %q to %q", stored.StoryID, it.StoryID)
+	case stored != nil && len(it.MergeStories) > 0:
+		return errors.New("cluster: merge stories for a stored item")
+	}
+	if len(it.MergeStories) == 0 {
+		return nil
+	}
+	if r, err := getStory(tx, it.StoryID); err != nil || r == nil {
+		return fmt.Errorf("cluster: merge into story %q that is not stored (%v)", it.StoryID, err)
+	}
+	seen := map[string]bool{it.StoryID: true}
+	for _, id := range it.MergeStories {
+		if seen[id] {
+			return fmt.Errorf("cluster: story %q named twice", id)
+		}
+		seen[id] = true
+		if r, err := getStory(tx, id); err != nil || r == nil {
+			return fmt.Errorf("cluster: merge story %q that is not stored (%v)", id, err)
+		}
 	}
 	return nil
 }

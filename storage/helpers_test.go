@@ -92,11 +92,18 @@ func checkIndexes(tx *bolt.Tx) error {
 		return err
 	}
 	gotStories := 0
+	absorbed := map[string]string{} // absorbed story ID → the record listing it
 	err = tx.Bucket(bucketStories).ForEach(func(k, v []byte) error {
 		gotStories++
 		r, err := decodeStory(v)
 		if err != nil {
 			return err
+		}
+		for _, a := range r.Absorbed {
+			if prev, ok := absorbed[a]; ok {
+				return fmt.Errorf("stories %q and %q both absorbed %q", prev, k, a)
+			}
+			absorbed[a] = string(k)
 		}
 		want := stories[string(k)]
 		if want == nil {
@@ -112,6 +119,22 @@ func checkIndexes(tx *bolt.Tx) error {
 	}
 	if gotStories != len(stories) {
 		return fmt.Errorf("%d stories stored, items name %d", gotStories, len(stories))
+	}
+	// Aliases: exactly the absorbed ids the records list, each naming the
+	// record that lists it, none a live story.
+	gotAliases := map[string]string{}
+	err = tx.Bucket(bucketStoryAlias).ForEach(func(k, v []byte) error {
+		if stories[string(k)] != nil {
+			return fmt.Errorf("alias %q is a live story", k)
+		}
+		gotAliases[string(k)] = string(v)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if !maps.Equal(gotAliases, absorbed) {
+		return fmt.Errorf("aliases %v, story records say %v", gotAliases, absorbed)
 	}
 	for id, r := range stories {
 		pub, _, topics := r.derived()

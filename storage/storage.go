@@ -37,6 +37,7 @@ var (
 	bucketStoryLink  = []byte("story_link")  // canonical link + NUL + item key → empty
 	bucketStoryTitle = []byte("story_title") // title key + NUL + time key + item key → empty
 	bucketStoryBand  = []byte("story_band")  // 8-byte band + time key + item key → empty
+	bucketStoryAlias = []byte("story_alias") // ID of a story absorbed into another → the surviving story's ID
 
 	keySchema = []byte("schema")
 )
@@ -45,6 +46,7 @@ var allBuckets = [][]byte{
 	bucketMeta, bucketItems, bucketPublished, bucketTopics,
 	bucketTopicFP, bucketStates, bucketCounts, bucketTombstones,
 	bucketStories, bucketStoryLink, bucketStoryTitle, bucketStoryBand,
+	bucketStoryAlias,
 }
 
 // ErrLocked is matched (errors.Is) by the error Open returns when another

@@ -123,7 +123,7 @@ func (r *storyRecord) clone() *storyRecord {
 	if r == nil {
 		return &storyRecord{}
 	}
-	return &storyRecord{Members: slices.Clone(r.Members)}
+	return &storyRecord{Members: slices.Clone(r.Members), Absorbed: slices.Clone(r.Absorbed)}
 }
 
 // setMember adds or replaces the member for it.
@@ -136,6 +136,12 @@ func (r *storyRecord) setMember(it *aggregator.Item) {
 		}
 	}
 	r.Members = append(r.Members, m)
+	r.sortMembers()
+}
+
+// sortMembers orders the members earliest published first, ties by item
+// key.
+func (r *storyRecord) sortMembers() {
 	slices.SortFunc(r.Members, func(a, b storyMember) int {
 		if c := a.Published.Compare(b.Published); c != 0 {
 			return c
@@ -149,9 +155,10 @@ func (r *storyRecord) removeMember(source, id string) {
 	r.Members = slices.DeleteFunc(r.Members, func(m storyMember) bool { return m.Source == source && m.ID == id })
 }
 
-// putStory writes next as story id (deleting the story when next has no
-// members) and moves its topic index entries from what old (nil when new)
-// implied. Every topic the story was or is in is recorded in changed.
+// putStory writes next as story id (deleting the story, and the aliases
+// of the stories it absorbed, when next has no members) and moves its
+// topic index entries from what old (nil when new) implied. Every topic
+// the story was or is in is recorded in changed.
 func putStory(tx *bolt.Tx, id string, old, next *storyRecord, changed map[string]struct{}) error {
 	var oldKey []byte
 	var oldTopics []string
@@ -159,6 +166,12 @@ func putStory(tx *bolt.Tx, id string, old, next *storyRecord, changed map[string
 		var pub time.Time
 		pub, _, oldTopics = old.derived()
 		oldKey = indexKey(pub, []byte(id))
+	} else if len(next.Members) > 0 {
+		// A new story whose id was absorbed before (its founder came back
+		// after its tombstone expired): the id is a story again.
+		if err := dropAlias(tx, id); err != nil {
+			return err
+		}
 	}
 	var newKey []byte
 	var newTopics []string
@@ -166,6 +179,14 @@ func putStory(tx *bolt.Tx, id string, old, next *storyRecord, changed map[string
 	if len(next.Members) == 0 {
 		if err := stories.Delete([]byte(id)); err != nil {
 			return err
+		}
+		if old != nil {
+			aliases := tx.Bucket(bucketStoryAlias)
+			for _, a := range old.Absorbed {
+				if err := aliases.Delete([]byte(a)); err != nil {
+					return err
+				}
+			}
 		}
 	} else {
 		var pub time.Time
@@ -208,6 +229,97 @@ func putStory(tx *bolt.Tx, id string, old, next *storyRecord, changed map[string
 	return nil
 }
 
+// dropAlias removes the alias of id, if any, and its mention in the story
+// it names.
+func dropAlias(tx *bolt.Tx, id string) error {
+	aliases := tx.Bucket(bucketStoryAlias)
+	target := aliases.Get([]byte(id))
+	if target == nil {
+		return nil
+	}
+	to := string(target)
+	if err := aliases.Delete([]byte(id)); err != nil {
+		return err
+	}
+	r, err := getStory(tx, to)
+	if err != nil || r == nil {
+		return err
+	}
+	r.Absorbed = slices.DeleteFunc(r.Absorbed, func(a string) bool { return a == id })
+	b, err := encodeStory(r)
+	if err != nil {
+		return err
+	}
+	return tx.Bucket(bucketStories).Put([]byte(to), b)
+}
+
+// absorbStories merges the stories from into the story into, which must
+// exist: their members' items take into as their StoryID (a founder's
+// MergedBy becomes "bridge"), their records and topic index entries go,
+// into's record and entries cover every member, and an alias from each
+// absorbed id (and from the ids those had absorbed) names into. It costs
+// one read and write per moved member.
+func absorbStories(tx *bolt.Tx, into string, from []string, changed map[string]struct{}) error {
+	dst, err := getStory(tx, into)
+	if err != nil {
+		return err
+	}
+	if dst == nil {
+		return fmt.Errorf("merge into missing story %q", into)
+	}
+	next := dst.clone()
+	items := tx.Bucket(bucketItems)
+	aliases := tx.Bucket(bucketStoryAlias)
+	for _, id := range from {
+		if id == into {
+			return fmt.Errorf("merge story %q into itself", id)
+		}
+		src, err := getStory(tx, id)
+		if err != nil {
+			return err
+		}
+		if src == nil {
+			return fmt.Errorf("merge missing story %q into %q", id, into)
+		}
+		for _, m := range src.Members {
+			key := itemKey(m.Source, m.ID)
+			v := items.Get(key)
+			if v == nil {
+				return fmt.Errorf("story %q names missing item %q of %q", id, m.ID, m.Source)
+			}
+			it, err := decodeItem(v)
+			if err != nil {
+				return fmt.Errorf("item %q of %q: %w", m.ID, m.Source, err)
+			}
+			it.StoryID = into
+			if it.MergedBy == "" {
+				it.MergedBy = aggregator.MergedByBridge
+			}
+			b, err := encodeItem(&it)
+			if err != nil {
+				return fmt.Errorf("item %q of %q: %w", m.ID, m.Source, err)
+			}
+			if err := items.Put(key, b); err != nil {
+				return err
+			}
+			next.Members = append(next.Members, m)
+		}
+		if err := putStory(tx, id, src, &storyRecord{}, changed); err != nil {
+			return err
+		}
+		for _, a := range append([]string{id}, src.Absorbed...) {
+			if err := aliases.Put([]byte(a), []byte(into)); err != nil {
+				return err
+			}
+			next.Absorbed = append(next.Absorbed, a)
+		}
+	}
+	next.sortMembers()
+	slices.Sort(next.Absorbed)
+	next.Absorbed = slices.Compact(next.Absorbed)
+	return putStory(tx, into, dst, next, changed)
+}
+
 // txLookup answers the merge rules' lookups inside a write transaction, so
 // items stored earlier in the same feed are found too.
 type txLookup struct {
@@ -229,6 +341,19 @@ func (l *txLookup) items(keys [][]byte) ([]aggregator.Item, error) {
 		out = append(out, it)
 	}
 	return out, nil
+}
+
+// StoryPublished implements aggregator.StoryLookup.
+func (l *txLookup) StoryPublished(id string) (time.Time, error) {
+	r, err := getStory(l.tx, id)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if r == nil || len(r.Members) == 0 {
+		return time.Time{}, fmt.Errorf("story %q: %w", id, aggregator.ErrNotFound)
+	}
+	pub, _, _ := r.derived()
+	return pub, nil
 }
 
 // ByLink implements aggregator.StoryLookup.
@@ -394,7 +519,9 @@ func (db *DB) TopicStories(ctx context.Context, topic string, limit int) ([]aggr
 }
 
 // Story returns one story with its members; the error wraps
-// aggregator.ErrNotFound when there is none.
+// aggregator.ErrNotFound when there is none. The id of a story absorbed
+// into another returns the surviving story (whose ID differs) for as
+// long as that one is stored.
 func (db *DB) Story(ctx context.Context, id string) (aggregator.Story, error) {
 	if err := ctx.Err(); err != nil {
 		return aggregator.Story{}, fmt.Errorf("storage: story %q: %w", id, err)
@@ -406,6 +533,14 @@ func (db *DB) Story(ctx context.Context, id string) (aggregator.Story, error) {
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		var err error
 		s, err = readStory(tx, id)
+		if errors.Is(err, aggregator.ErrNotFound) {
+			// Aliases are kept flat: one hop reaches the survivor.
+			if ab := tx.Bucket(bucketStoryAlias); ab != nil {
+				if to := ab.Get([]byte(id)); to != nil {
+					s, err = readStory(tx, string(to))
+				}
+			}
+		}
 		return err
 	})
 	if err != nil {

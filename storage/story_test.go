@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"maps"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -71,62 +73,241 @@ func storyFeed(m *aggregator.StoryMerger, now time.Time, match func(*aggregator.
 }
 
 // TestStoryFixtureInStore replays the labelled fixture through SaveFeed,
-// one poll per item, and checks that the store's indexes find what the
-// merger needs: no wrong merge, and every true pair the in-memory replay
-// of the aggregator package merges (it reaches 100% on this order).
+// one poll per item, in feed order, reversed and shuffled, and checks
+// that the store's indexes and merges find what the merger needs: no
+// wrong merge, every true pair merged (the in-memory replay of the
+// aggregator package reaches 100% in every order), the same stories
+// whatever the order, and every story's id one of its members' with the
+// founder of the story by that id in it.
 func TestStoryFixtureInStore(t *testing.T) {
 	ctx := context.Background()
 	f := loadStoryFixture(t)
-	db := openTestDB(t)
-	m := aggregator.NewStoryMerger(f.Sources)
-	for _, x := range f.Items {
-		if _, err := db.SaveFeed(ctx, storyFeed(m, t0, nil, x.Source, x.item())); err != nil {
-			t.Fatal(err)
-		}
-	}
-	storyOf := map[string]string{}    // label → story id of its first item
-	labelsOf := map[string][]string{} // story id → labels
-	found, pairs := 0, 0
-	for i, x := range f.Items {
-		it, err := db.Item(ctx, x.Source, aggregator.ItemID(x.Source, x.GUID))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !slices.Contains(labelsOf[it.StoryID], x.Story) {
-			labelsOf[it.StoryID] = append(labelsOf[it.StoryID], x.Story)
-		}
-		if _, ok := storyOf[x.Story]; !ok {
-			storyOf[x.Story] = it.StoryID
-		}
-		for _, y := range f.Items[:i] {
-			if y.Story == x.Story {
-				pairs++
-				other, _ := db.Item(ctx, y.Source, aggregator.ItemID(y.Source, y.GUID))
-				if other.StoryID == it.StoryID {
-					found++
+	var want map[string]string // item ID → its story's member IDs, in feed order
+	for _, order := range []string{"forward", "reversed", "shuffled-1", "shuffled-2"} {
+		t.Run(order, func(t *testing.T) {
+			items := slices.Clone(f.Items)
+			switch order {
+			case "reversed":
+				slices.Reverse(items)
+			case "shuffled-1", "shuffled-2":
+				r := rand.New(rand.NewPCG(uint64(order[len(order)-1]), 7))
+				r.Shuffle(len(items), func(i, j int) { items[i], items[j] = items[j], items[i] })
+			}
+			db := openTestDB(t)
+			m := aggregator.NewStoryMerger(f.Sources)
+			for _, x := range items {
+				if _, err := db.SaveFeed(ctx, storyFeed(m, t0, nil, x.Source, x.item())); err != nil {
+					t.Fatal(err)
 				}
 			}
+			members := map[string][]string{}  // story id → member IDs
+			labelsOf := map[string][]string{} // story id → labels
+			storyOf := map[string]string{}    // item ID → story id
+			for _, x := range items {
+				it, err := db.Item(ctx, x.Source, aggregator.ItemID(x.Source, x.GUID))
+				if err != nil {
+					t.Fatal(err)
+				}
+				storyOf[it.ID] = it.StoryID
+				members[it.StoryID] = append(members[it.StoryID], it.ID)
+				if !slices.Contains(labelsOf[it.StoryID], x.Story) {
+					labelsOf[it.StoryID] = append(labelsOf[it.StoryID], x.Story)
+				}
+			}
+			found, pairs := 0, 0
+			for i, x := range items {
+				for _, y := range items[:i] {
+					if y.Story == x.Story {
+						pairs++
+						if storyOf[x.item().ID] == storyOf[y.item().ID] {
+							found++
+						}
+					}
+				}
+			}
+			for id, labels := range labelsOf {
+				if len(labels) > 1 {
+					t.Errorf("story %s merges %v", id, labels)
+				}
+			}
+			t.Logf("%d items in %d stories; recall %d/%d pairs", len(items), len(labelsOf), found, pairs)
+			if found != pairs {
+				t.Errorf("recall %d/%d pairs, want all (the in-memory replay finds all)", found, pairs)
+			}
+			got := map[string]string{}
+			for id, ms := range members {
+				slices.Sort(ms)
+				for _, m := range ms {
+					got[m] = strings.Join(ms, " ")
+				}
+				s, err := db.Story(ctx, id)
+				if err != nil {
+					t.Fatalf("Story(%s): %v", id, err)
+				}
+				if len(s.Members) != len(ms) {
+					t.Errorf("story %s has %d members, items say %d", id, len(s.Members), len(ms))
+				}
+				if !slices.ContainsFunc(s.Members, func(it aggregator.Item) bool { return it.ID == id && it.MergedBy == "" }) {
+					t.Errorf("story %s: no founding member with its id", id)
+				}
+			}
+			if want == nil {
+				want = got
+			} else if !maps.Equal(got, want) {
+				t.Errorf("stories differ from feed order's")
+			}
+		})
+	}
+}
+
+// TestAbsorbStories drives merges with a scripted Cluster hook: members
+// move, topic entries follow the surviving story, aliases stay flat
+// through a second merge, and pruning drops them with their story.
+func TestAbsorbStories(t *testing.T) {
+	ctx := context.Background()
+	db := openTestDB(t)
+	type step struct {
+		id     string
+		at     time.Duration
+		topics []string
+		story  string
+		merge  []string
+	}
+	save := func(s step) (aggregator.SaveResult, error) {
+		it := mkItem(s.id, t0.Add(s.at), "h", s.topics...)
+		up := feed("src", it)
+		up.Cluster = func(it *aggregator.Item, _ aggregator.StoryLookup) error {
+			it.StoryID, it.MergeStories = s.story, s.merge
+			if it.StoryID == "" {
+				it.StoryID = it.ID
+			}
+			if s.story != "" {
+				it.MergedBy = aggregator.MergedByNear
+			}
+			return nil
+		}
+		return db.SaveFeed(ctx, up)
+	}
+	for _, s := range []step{{id: "a", at: time.Hour, topics: []string{"x"}}, {id: "b", at: 2 * time.Hour, topics: []string{"y"}}} {
+		if _, err := save(s); err != nil {
+			t.Fatal(err)
 		}
 	}
-	for id, labels := range labelsOf {
-		if len(labels) > 1 {
-			t.Errorf("story %s merges %v", id, labels)
+	// c bridges a and b: b is absorbed into a, the earlier.
+	res, err := save(step{id: "c", at: 3 * time.Hour, story: "a", merge: []string{"b"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(res.ChangedTopics, []string{"x", "y"}) {
+		t.Errorf("changed topics %v, want [x y]", res.ChangedTopics)
+	}
+	for _, topic := range []string{"x", "y"} {
+		if got := storyIDs(topicStories(t, db, topic, 0)); !slices.Equal(got, []string{"a"}) {
+			t.Errorf("topic %s = %v, want [a]", topic, got)
 		}
 	}
-	t.Logf("%d items in %d stories (%d labelled); recall %d/%d pairs", len(f.Items), len(labelsOf), len(storyOf), found, pairs)
-	if found != pairs {
-		t.Errorf("recall %d/%d pairs, want all (the in-memory replay finds all)", found, pairs)
+	if s, err := db.Story(ctx, "b"); err != nil || s.ID != "a" || len(s.Members) != 3 {
+		t.Errorf("Story(b) = %s with %d members, %v; want a's three", s.ID, len(s.Members), err)
 	}
-	// A story's id is its first member's item id.
-	for label, id := range storyOf {
-		s, err := db.Story(ctx, id)
-		if err != nil {
-			t.Fatalf("Story(%s) for %s: %v", id, label, err)
-		}
-		if !slices.ContainsFunc(s.Members, func(it aggregator.Item) bool { return it.ID == id && it.MergedBy == "" }) {
-			t.Errorf("story %s of %s: no founding member with its id", id, label)
+	if b, _ := db.Item(ctx, "src", "b"); b.StoryID != "a" || b.MergedBy != aggregator.MergedByBridge {
+		t.Errorf("absorbed founder: story %q by %q", b.StoryID, b.MergedBy)
+	}
+
+	// The hook's merges are checked before anything is written.
+	for _, bad := range []step{
+		{id: "z", story: "a", merge: []string{"nope"}},
+		{id: "z", story: "a", merge: []string{"a"}},
+		{id: "z", story: "nope", merge: []string{"a"}},
+		{id: "z", story: "a", merge: []string{"b"}}, // absorbed: no longer a story
+	} {
+		if _, err := save(bad); err == nil {
+			t.Errorf("merging %v into %s succeeded", bad.merge, bad.story)
 		}
 	}
+	if _, err := db.Item(ctx, "src", "z"); !errors.Is(err, aggregator.ErrNotFound) {
+		t.Errorf("a failed merge stored its item: %v", err)
+	}
+
+	// d is earlier than a: when e bridges them, a (with b's alias) is
+	// absorbed into d and every alias names d.
+	if _, err := save(step{id: "d", at: 0, topics: []string{"y"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := save(step{id: "e", at: 4 * time.Hour, story: "d", merge: []string{"a"}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"a", "b", "d"} {
+		if s, err := db.Story(ctx, id); err != nil || s.ID != "d" || len(s.Members) != 5 {
+			t.Errorf("Story(%s) = %s with %d members, %v; want d's five", id, s.ID, len(s.Members), err)
+		}
+	}
+	if got := storyIDs(topicStories(t, db, "x", 0)); !slices.Equal(got, []string{"d"}) {
+		t.Errorf("topic x = %v, want [d]", got)
+	}
+	if n, err := db.TopicItemCount(ctx, "y"); err != nil || n != 1 {
+		t.Errorf("TopicItemCount(y) = %d, %v; want 1", n, err)
+	}
+
+	// Pruning d keeps the story, its id and aliases; pruning all drops
+	// them (the cleanup's index check sees no alias left).
+	if _, err := db.Prune(ctx, t0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := db.Story(ctx, "b"); err != nil || s.ID != "d" || len(s.Members) != 4 {
+		t.Errorf("after pruning d, Story(b) = %s with %d members, %v", s.ID, len(s.Members), err)
+	}
+	if _, err := db.Prune(ctx, t0.Add(5*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"a", "b", "d"} {
+		if _, err := db.Story(ctx, id); !errors.Is(err, aggregator.ErrNotFound) {
+			t.Errorf("Story(%s) after pruning all: %v", id, err)
+		}
+	}
+}
+
+// TestSeedStoryAnyOrder stores the seed story's four copies, one poll
+// each, in all 24 orders: it is always one story of four, in the topic
+// once, whichever stories formed and merged on the way.
+func TestSeedStoryAnyOrder(t *testing.T) {
+	ctx := context.Background()
+	m := aggregator.NewStoryMerger(seedSources())
+	all := func(*aggregator.Item) []string { return []string{"hr"} }
+	var permute func(prefix, rest []aggregator.Item)
+	permute = func(prefix, rest []aggregator.Item) {
+		if len(rest) > 0 {
+			for i := range rest {
+				permute(append(slices.Clone(prefix), rest[i]), append(slices.Clone(rest[:i]), rest[i+1:]...))
+			}
+			return
+		}
+		var name []string
+		for _, it := range prefix {
+			name = append(name, it.Source)
+		}
+		t.Run(strings.Join(name, ","), func(t *testing.T) {
+			db := openTestDB(t)
+			for _, it := range prefix {
+				if _, err := db.SaveFeed(ctx, storyFeed(m, t0, all, it.Source, it)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			stories := topicStories(t, db, "hr", 0)
+			if len(stories) != 1 || len(stories[0].Members) != 4 {
+				t.Fatalf("hr has %d stories (%v), want one of four", len(stories), storyIDs(stories))
+			}
+			// Every id a story had on the way (its founders') still finds it.
+			for _, it := range stories[0].Members {
+				if it.MergedBy != "" && it.MergedBy != aggregator.MergedByBridge {
+					continue
+				}
+				if s, err := db.Story(ctx, it.ID); err != nil || s.ID != stories[0].ID {
+					t.Errorf("Story(%s) = %s, %v; want %s (itself or through its alias)", it.ID, s.ID, err, stories[0].ID)
+				}
+			}
+		})
+	}
+	permute(nil, seedItems())
 }
 
 // seedItems is the South-South Human Rights Forum letter of 10 Dec 2021 as
