@@ -3,31 +3,27 @@ package query
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
-// topics20 are realistic topic queries of the kinds an aggregator runs.
-var topics20 = []string{
-	`"human rights" OR human-rights OR amnesty`,
-	`title:forum* -sport`,
-	`(climate OR "global warming" OR "energy transition") -opinion`,
-	`category:world (geneva OR genève OR "united nations" OR UN)`,
-	`surveillance OR spyware OR "facial recognition"`,
-	`"supply chain*" OR "forced labour" OR "forced labor"`,
-	`source:public-broadcaster europe*`,
-	`(eu OR "european union" OR brussels) AND (sanction* OR tariff*)`,
-	`migrant* OR refugee* OR asylum`,
-	`lithium OR cobalt OR "rare earth*" OR mining`,
-	`title:election OR title:vote* OR summary:ballot`,
-	`switzerland OR swiss OR zurich OR bern`,
-	`"due diligence" -"press release"`,
-	`indigenous NOT (film OR festival)`,
-	`author:"jane doe" OR author:smith`,
-	`market* AND (shares OR stocks OR index) -crypto`,
-	`"civil society" OR ngo OR "non-governmental"`,
-	`artificial-intelligence OR ai OR "machine learning"`,
-	`title:"breaking news" OR urgent`,
-	`人权 OR 论坛 OR 日内瓦`,
+// topics20 are realistic topic queries of the kinds an aggregator runs,
+// shared with package aggregator's ingest benchmark.
+var topics20 = loadTopics("topics20.txt")
+
+// loadTopics reads testdata/NAME: one query a line, # comments.
+func loadTopics(name string) []string {
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		panic(err)
+	}
+	var qs []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+			qs = append(qs, l)
+		}
+	}
+	return qs
 }
 
 func loadItem(tb testing.TB, name string) string {

@@ -16,11 +16,7 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := parseFlags(fs, &cf, args); err != nil {
 		return err
 	}
-	logger, err := newLogger(stderr, cf.logLevel, cf.logFormat)
-	if err != nil {
-		return err
-	}
-	cfg, err := loadConfig(cf.config)
+	logger, cfg, err := cf.load(stderr)
 	if err != nil {
 		return err
 	}
@@ -47,11 +43,7 @@ func cmdPoll(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := parseFlags(fs, &cf, args); err != nil {
 		return err
 	}
-	logger, err := newLogger(stderr, cf.logLevel, cf.logFormat)
-	if err != nil {
-		return err
-	}
-	cfg, err := loadConfig(cf.config)
+	logger, cfg, err := cf.load(stderr)
 	if err != nil {
 		return err
 	}
@@ -130,11 +122,7 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprintln(stderr, "tributary export: --out DIR is required")
 		return errUsage
 	}
-	logger, err := newLogger(stderr, cf.logLevel, cf.logFormat)
-	if err != nil {
-		return err
-	}
-	cfg, err := loadConfig(cf.config)
+	logger, cfg, err := cf.load(stderr)
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,8 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/tributary-news/tributary/configs"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -109,6 +111,20 @@ func parseFlags(fs *flag.FlagSet, cf *commonFlags, args []string) error {
 		return errUsage
 	}
 	return nil
+}
+
+// load builds the logger the flags ask for (writing to stderr) and loads
+// the config, as every command that opens the store does.
+func (cf *commonFlags) load(stderr io.Writer) (*slog.Logger, *configs.Config, error) {
+	logger, err := newLogger(stderr, cf.logLevel, cf.logFormat)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg, err := loadConfig(cf.config)
+	if err != nil {
+		return nil, nil, err
+	}
+	return logger, cfg, nil
 }
 
 // newLogger builds the slog logger the flags ask for, writing to w.
