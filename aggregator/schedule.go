@@ -6,6 +6,7 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -60,6 +61,10 @@ type SchedulerOptions struct {
 	// Retention prunes items older than this every PruneEvery; 0 keeps all.
 	Retention  time.Duration
 	PruneEvery time.Duration
+	// PollContext, when set, is the context polls run under, so that
+	// cancelling Run's context stops scheduling but lets the polls in
+	// flight finish (a reload); by default polls run under Run's context.
+	PollContext context.Context
 	// OnPolled and OnPruned are told what changed (for cache invalidation).
 	OnPolled func(PollResult)
 	OnPruned func(PruneResult)
@@ -71,6 +76,22 @@ type SchedulerOptions struct {
 // before, or overdue, is polled at once) and prunes on its own schedule.
 type Scheduler struct {
 	opts SchedulerOptions
+	// beat is when the scheduler's own heartbeat job last ran (Unix
+	// nanoseconds): a wedged scheduler stops beating.
+	beat atomic.Int64
+}
+
+// heartbeatEvery is how often the scheduler proves it is alive.
+const heartbeatEvery = 5 * time.Second
+
+// LastHeartbeat is when the scheduler last ran its heartbeat job, a job
+// scheduled like any poll; zero before Run. A supervisor (the systemd
+// watchdog) pings only while it is recent.
+func (s *Scheduler) LastHeartbeat() time.Time {
+	if n := s.beat.Load(); n != 0 {
+		return time.Unix(0, n)
+	}
+	return time.Time{}
 }
 
 // NewScheduler returns a Scheduler; Run starts it.
@@ -125,6 +146,9 @@ func (s *Scheduler) Run(ctx context.Context, sources []Source) error {
 		wg.Add(1)
 		go func() { defer wg.Done(); prune() }()
 	}
+	beat := func() { s.beat.Store(s.opts.Now().UnixNano()) }
+	beat()
+	c.Schedule(cron.Every(heartbeatEvery), cron.FuncJob(beat))
 	c.Start()
 	<-ctx.Done()
 	<-c.Stop().Done()
@@ -156,7 +180,11 @@ func (s *Scheduler) sourceJob(ctx context.Context, src Source) func(delay time.D
 			case <-timer.C:
 			}
 		}
-		res := s.opts.Poller.PollScheduled(ctx, src, firedAt)
+		pollCtx := ctx
+		if s.opts.PollContext != nil {
+			pollCtx = s.opts.PollContext
+		}
+		res := s.opts.Poller.PollScheduled(pollCtx, src, firedAt)
 		switch {
 		case res.Skipped || res.Disabled:
 			s.opts.Logger.Debug("poll skipped", "source", src.Name, "next_poll", res.State.NextPoll, "disabled", res.Disabled)

@@ -39,27 +39,35 @@ func loadConfig(path string) (*configs.Config, error) {
 }
 
 // App is the wired daemon: the store, the pipeline and the HTTP handler
-// for one config. Commands build one; the end-to-end test starts one on a
-// loopback port in a temporary directory.
+// for one config, which Reload can replace while it runs. Commands build
+// one; the end-to-end tests start one on a loopback port in a temporary
+// directory.
 type App struct {
-	Config  *configs.Config
 	Logger  *slog.Logger
 	Store   *storage.DB
-	Poller  *aggregator.Poller
 	Handler *publish.Handler
+	// ReloadRequests, when set, asks Serve to reload the config (SIGHUP).
+	ReloadRequests <-chan struct{}
 
-	schedules aggregator.Schedules
-
-	mu   sync.Mutex
-	addr net.Addr
+	mu        sync.Mutex
+	config    *configs.Config
+	pipe      *pipeline
+	addr      net.Addr
+	scheduler *aggregator.Scheduler
 
 	closeOnce sync.Once
 	closeErr  error
 }
 
-// OpenApp opens the store and builds the pipeline for cfg. Close releases
-// the store.
-func OpenApp(ctx context.Context, cfg *configs.Config, logger *slog.Logger) (*App, error) {
+// pipeline is what one config builds for polling: the poller with its
+// matcher, merger and fetcher, and the schedules.
+type pipeline struct {
+	poller      *aggregator.Poller
+	schedules   aggregator.Schedules
+	memberships []aggregator.TopicMembership
+}
+
+func newPipeline(cfg *configs.Config, db *storage.DB, logger *slog.Logger) (*pipeline, error) {
 	matcher, err := aggregator.NewTopicMatcher(cfg.Topics, cfg.Sources)
 	if err != nil {
 		return nil, err
@@ -67,18 +75,6 @@ func OpenApp(ctx context.Context, cfg *configs.Config, logger *slog.Logger) (*Ap
 	schedules, err := aggregator.NewSchedules(cfg.Sources, cfg.Schedule)
 	if err != nil {
 		return nil, err
-	}
-	db, err := storage.Open(cfg.DBPath(), storage.Options{Timeout: lockTimeout, Logger: logger})
-	if err != nil {
-		return nil, err
-	}
-	rebuilt, err := db.SyncTopics(ctx, matcher.Memberships())
-	if err != nil {
-		db.Close()
-		return nil, err
-	}
-	if len(rebuilt) > 0 {
-		logger.Info("topic memberships rebuilt", "topics", rebuilt)
 	}
 	fetcher := aggregator.NewFetcher(aggregator.FetcherOptions{
 		Timeout:      cfg.Fetch.Timeout,
@@ -98,15 +94,84 @@ func OpenApp(ctx context.Context, cfg *configs.Config, logger *slog.Logger) (*Ap
 		NextPoll:    schedules.Next,
 		Logger:      logger,
 	})
-	handler := publish.NewHandler(db, publishConfig(cfg), logger)
+	return &pipeline{poller: poller, schedules: schedules, memberships: matcher.Memberships()}, nil
+}
+
+// OpenApp opens the store and builds the pipeline for cfg. Close releases
+// the store.
+func OpenApp(ctx context.Context, cfg *configs.Config, logger *slog.Logger) (*App, error) {
+	db, err := storage.Open(cfg.DBPath(), storage.Options{Timeout: lockTimeout, Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	pipe, err := newPipeline(cfg, db, logger)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	rebuilt, err := db.SyncTopics(ctx, pipe.memberships)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	if len(rebuilt) > 0 {
+		logger.Info("topic memberships rebuilt", "topics", rebuilt)
+	}
 	return &App{
-		Config:    cfg,
-		Logger:    logger,
-		Store:     db,
-		Poller:    poller,
-		Handler:   handler,
-		schedules: schedules,
+		Logger:  logger,
+		Store:   db,
+		Handler: publish.NewHandler(db, publishConfig(cfg), logger),
+		config:  cfg,
+		pipe:    pipe,
 	}, nil
+}
+
+// Config is the config in force.
+func (a *App) Config() *configs.Config {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.config
+}
+
+func (a *App) pipeline() *pipeline {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.pipe
+}
+
+// Reload reads the config file again and, when it is valid, applies it
+// without a restart: new topics and topics whose query changed are
+// rematched against the stored items at once, and the topic feeds, the
+// status page and the pipeline (sources, schedules, fetch settings) switch
+// to it. An invalid config is refused with its error and the App keeps the
+// one it has. Listen and data_dir need a restart; a change to them is
+// logged and ignored. Serve calls it on a reload request or a change of
+// the file, then restarts the scheduler with the new sources.
+func (a *App) Reload(ctx context.Context) error {
+	old := a.Config()
+	cfg, err := loadConfig(old.Path)
+	if err != nil {
+		return err
+	}
+	if cfg.Listen != old.Listen || cfg.DataDir != old.DataDir {
+		a.Logger.Warn("listen and data_dir changes need a restart; keeping the current ones",
+			"listen", old.Listen, "data_dir", old.DataDir)
+		cfg.Listen, cfg.DataDir = old.Listen, old.DataDir
+	}
+	pipe, err := newPipeline(cfg, a.Store, a.Logger)
+	if err != nil {
+		return err
+	}
+	rebuilt, err := a.Store.SyncTopics(ctx, pipe.memberships)
+	if err != nil {
+		return fmt.Errorf("rematch topics: %w", err)
+	}
+	a.mu.Lock()
+	a.config, a.pipe = cfg, pipe
+	a.mu.Unlock()
+	a.Handler.SetConfig(publishConfig(cfg))
+	a.Logger.Info("config reloaded", "sources", len(cfg.Sources), "topics", len(cfg.Topics), "rematched", rebuilt)
+	return nil
 }
 
 func publishConfig(cfg *configs.Config) publish.Config {
@@ -135,10 +200,11 @@ func (a *App) Addr() net.Addr {
 // PollAll polls the given sources once, at most fetch.concurrency at a
 // time, and reports each result as it comes.
 func (a *App) PollAll(ctx context.Context, sources []aggregator.Source, report func(aggregator.PollResult)) {
+	poller := a.pipeline().poller
 	results := make(chan aggregator.PollResult)
 	var wg sync.WaitGroup
 	for _, src := range sources {
-		wg.Go(func() { results <- a.Poller.Poll(ctx, src) })
+		wg.Go(func() { results <- poller.Poll(ctx, src) })
 	}
 	go func() { wg.Wait(); close(results) }()
 	for res := range results {
@@ -147,20 +213,70 @@ func (a *App) PollAll(ctx context.Context, sources []aggregator.Source, report f
 	}
 }
 
+// SchedulerHeartbeat is when the running scheduler last proved alive
+// (zero when none runs): a supervisor's watchdog pings only while it is
+// recent.
+func (a *App) SchedulerHeartbeat() time.Time {
+	a.mu.Lock()
+	s := a.scheduler
+	a.mu.Unlock()
+	if s == nil {
+		return time.Time{}
+	}
+	return s.LastHeartbeat()
+}
+
+// startScheduler runs a scheduler for the pipeline in force. Its stop
+// function ends scheduling and waits for it; polls in flight run under
+// pollCtx and finish (bounded by shutdownTimeout).
+func (a *App) startScheduler(pollCtx context.Context) (stop func() error) {
+	cfg, pipe := a.Config(), a.pipeline()
+	scheduler := aggregator.NewScheduler(aggregator.SchedulerOptions{
+		Poller:      pipe.poller,
+		Store:       a.Store,
+		Schedules:   pipe.schedules,
+		MaxJitter:   maxJitter,
+		Retention:   cfg.Retention.MaxAge,
+		PruneEvery:  time.Hour,
+		PollContext: pollCtx,
+		OnPolled:    func(res aggregator.PollResult) { a.Handler.Invalidate(res.ChangedTopics...) },
+		OnPruned:    func(res aggregator.PruneResult) { a.Handler.Invalidate(res.ChangedTopics...) },
+		Logger:      a.Logger,
+	})
+	a.mu.Lock()
+	a.scheduler = scheduler
+	a.mu.Unlock()
+	schedCtx, cancel := context.WithCancel(pollCtx)
+	done := make(chan error, 1)
+	go func() { done <- scheduler.Run(schedCtx, cfg.Sources) }()
+	return func() error {
+		cancel()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(shutdownTimeout):
+			a.Logger.Warn("polls still running after the shutdown timeout; leaving them")
+			return nil
+		}
+	}
+}
+
 // Serve runs the daemon until ctx is done: it binds the listener, polls on
-// schedule and serves HTTP, then stops in order — scheduler (in-flight
-// polls cancelled and waited for), HTTP server — and returns. The caller
-// closes the store.
+// schedule and serves HTTP, reloading the config on request or when its
+// file changes; then it stops in order — scheduler (in-flight polls
+// cancelled and waited for), HTTP server — and returns. The caller closes
+// the store.
 func (a *App) Serve(ctx context.Context) error {
-	ln, err := net.Listen("tcp", a.Config.Listen)
+	cfg := a.Config()
+	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", a.Config.Listen, err)
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 	a.mu.Lock()
 	a.addr = ln.Addr()
 	a.mu.Unlock()
-	a.Logger.Info("serving", "addr", ln.Addr().String(), "base_url", a.Config.BaseURL,
-		"sources", len(a.Config.Sources), "topics", len(a.Config.Topics))
+	a.Logger.Info("serving", "addr", ln.Addr().String(), "base_url", cfg.BaseURL,
+		"sources", len(cfg.Sources), "topics", len(cfg.Topics))
 
 	srv := &http.Server{
 		Handler:           a.Handler,
@@ -174,39 +290,26 @@ func (a *App) Serve(ctx context.Context) error {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 
-	scheduler := aggregator.NewScheduler(aggregator.SchedulerOptions{
-		Poller:     a.Poller,
-		Store:      a.Store,
-		Schedules:  a.schedules,
-		MaxJitter:  maxJitter,
-		Retention:  a.Config.Retention.MaxAge,
-		PruneEvery: time.Hour,
-		OnPolled:   func(res aggregator.PollResult) { a.Handler.Invalidate(res.ChangedTopics...) },
-		OnPruned:   func(res aggregator.PruneResult) { a.Handler.Invalidate(res.ChangedTopics...) },
-		Logger:     a.Logger,
-	})
-	schedCtx, stopScheduler := context.WithCancel(ctx)
-	schedDone := make(chan error, 1)
-	go func() { schedDone <- scheduler.Run(schedCtx, a.Config.Sources) }()
-
+	fileChanged := a.watchConfig(ctx, cfg.Path)
+	stopScheduler := a.startScheduler(ctx)
 	var runErr error
-	select {
-	case <-ctx.Done():
-	case err := <-serveErr:
-		runErr = fmt.Errorf("http server: %w", err)
-	case err := <-schedDone:
-		runErr = err
-		schedDone <- err
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case err := <-serveErr:
+			runErr = fmt.Errorf("http server: %w", err)
+			break loop
+		case <-a.ReloadRequests:
+			a.reload(ctx, &stopScheduler, "reload requested")
+		case <-fileChanged:
+			a.reload(ctx, &stopScheduler, "config file changed")
+		}
 	}
 	a.Logger.Info("shutting down")
-	stopScheduler()
-	select {
-	case err := <-schedDone:
-		if err != nil && runErr == nil {
-			runErr = err
-		}
-	case <-time.After(shutdownTimeout):
-		a.Logger.Warn("polls still running after shutdown timeout; leaving them")
+	if err := stopScheduler(); err != nil && runErr == nil {
+		runErr = err
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
 	defer cancel()
@@ -214,4 +317,19 @@ func (a *App) Serve(ctx context.Context) error {
 		a.Logger.Warn("http shutdown", "err", err)
 	}
 	return runErr
+}
+
+// reload applies a new config and restarts the scheduler on it; polls in
+// flight finish on the old pipeline. A config that fails is logged with
+// its error (and line) and the daemon keeps running on the old one.
+func (a *App) reload(ctx context.Context, stopScheduler *func() error, why string) {
+	a.Logger.Info("reloading config", "why", why)
+	if err := a.Reload(ctx); err != nil {
+		a.Logger.Error("config not reloaded; keeping the running one", "err", err)
+		return
+	}
+	if err := (*stopScheduler)(); err != nil {
+		a.Logger.Error("stop scheduler for reload", "err", err)
+	}
+	*stopScheduler = a.startScheduler(ctx)
 }

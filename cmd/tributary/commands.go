@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/tributary-news/tributary/aggregator"
 	"github.com/tributary-news/tributary/publish"
@@ -24,6 +27,7 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	app.ReloadRequests = reloadSignals(ctx)
 	serveErr := app.Serve(ctx)
 	if err := app.Close(); err != nil && serveErr == nil {
 		serveErr = fmt.Errorf("close store: %w", err)
@@ -32,6 +36,29 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 		logger.Info("stopped")
 	}
 	return serveErr
+}
+
+// reloadSignals turns SIGHUP into reload requests until ctx is done.
+// Requests that arrive while one is pending are merged.
+func reloadSignals(ctx context.Context) <-chan struct{} {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	reloads := make(chan struct{}, 1)
+	go func() {
+		defer signal.Stop(hup)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				select {
+				case reloads <- struct{}{}:
+				default:
+				}
+			}
+		}
+	}()
+	return reloads
 }
 
 // cmdPoll is `tributary poll`: every source (or one) once, a line each.
