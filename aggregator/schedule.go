@@ -65,7 +65,8 @@ type SchedulerOptions struct {
 	// cancelling Run's context stops scheduling but lets the polls in
 	// flight finish (a reload); by default polls run under Run's context.
 	PollContext context.Context
-	// OnPolled and OnPruned are told what changed (for cache invalidation).
+	// OnPolled and OnPruned are told what each poll (skipped ones too) and
+	// each prune did, for cache invalidation and metrics.
 	OnPolled func(PollResult)
 	OnPruned func(PruneResult)
 	Logger   *slog.Logger
@@ -134,7 +135,7 @@ func (s *Scheduler) Run(ctx context.Context, sources []Source) error {
 			return fmt.Errorf("scheduler: source %q has no schedule", src.Name)
 		}
 		job := s.sourceJob(ctx, src)
-		c.Schedule(sched, cron.FuncJob(func() { job(s.jitter(src.Name)) }))
+		c.Schedule(sched, cron.FuncJob(func() { job(s.jitter(src.Name, sched)) }))
 		if s.due(ctx, src) {
 			wg.Add(1)
 			go func() { defer wg.Done(); job(0) }()
@@ -185,6 +186,9 @@ func (s *Scheduler) sourceJob(ctx context.Context, src Source) func(delay time.D
 			pollCtx = s.opts.PollContext
 		}
 		res := s.opts.Poller.PollScheduled(pollCtx, src, firedAt)
+		if s.opts.OnPolled != nil {
+			defer s.opts.OnPolled(res)
+		}
 		switch {
 		case res.Skipped || res.Disabled:
 			s.opts.Logger.Debug("poll skipped", "source", src.Name, "next_poll", res.State.NextPoll, "disabled", res.Disabled)
@@ -198,9 +202,6 @@ func (s *Scheduler) sourceJob(ctx context.Context, src Source) func(delay time.D
 		default:
 			s.opts.Logger.Info("polled", "source", src.Name, "status", res.Status, "new", res.New,
 				"updated", res.Updated, "not_modified", res.NotModified, "duration", res.Duration)
-		}
-		if s.opts.OnPolled != nil {
-			s.opts.OnPolled(res)
 		}
 	}
 }
@@ -216,14 +217,21 @@ func (s *Scheduler) due(ctx context.Context, src Source) bool {
 	return state.LastPolled.IsZero() || state.NextPoll.IsZero() || !state.NextPoll.After(s.opts.Now())
 }
 
-// jitter gives each source a stable delay in [0, MaxJitter).
-func (s *Scheduler) jitter(name string) time.Duration {
-	if s.opts.MaxJitter <= 0 {
+// jitter gives each source a stable delay in [0, MaxJitter), at most a
+// quarter of its schedule's interval so that a short schedule keeps its
+// pace (the job holds the source while it waits).
+func (s *Scheduler) jitter(name string, sched cron.Schedule) time.Duration {
+	window := s.opts.MaxJitter
+	if now := s.opts.Now(); sched != nil {
+		next := sched.Next(now)
+		window = min(window, sched.Next(next).Sub(next)/4)
+	}
+	if window <= 0 {
 		return 0
 	}
 	h := fnv.New64a()
 	h.Write([]byte(name))
-	return time.Duration(h.Sum64() % uint64(s.opts.MaxJitter))
+	return time.Duration(h.Sum64() % uint64(window))
 }
 
 func (s *Scheduler) prune(ctx context.Context) {

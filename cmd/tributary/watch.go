@@ -25,11 +25,26 @@ func (a *App) watchConfig(ctx context.Context, path string) <-chan struct{} {
 		a.Logger.Warn("not watching the config file", "err", err)
 		return changed
 	}
+	// A config that is a symlink (a package's alternatives, a ConfigMap's
+	// ..data swap) changes in its target's directory: watch both.
+	dirs := []string{filepath.Dir(abs)}
+	target := abs
+	if t, err := filepath.EvalSymlinks(abs); err == nil && t != abs {
+		target = t
+		if d := filepath.Dir(t); d != dirs[0] {
+			dirs = append(dirs, d)
+		}
+	}
 	w, err := fsnotify.NewWatcher()
-	if err == nil {
-		err = w.Add(filepath.Dir(abs))
+	for _, d := range dirs {
+		if err == nil {
+			err = w.Add(d)
+		}
 	}
 	if err != nil {
+		if w != nil {
+			w.Close()
+		}
 		a.Logger.Warn("not watching the config file; send SIGHUP to reload", "err", err)
 		return changed
 	}
@@ -45,7 +60,8 @@ func (a *App) watchConfig(ctx context.Context, path string) <-chan struct{} {
 				if !ok {
 					return
 				}
-				if filepath.Clean(ev.Name) == abs && !ev.Has(fsnotify.Chmod) {
+				if name := filepath.Clean(ev.Name); (name == abs || name == target || filepath.Dir(target) != filepath.Dir(abs)) &&
+					!ev.Has(fsnotify.Chmod) {
 					debounce = time.After(configDebounce)
 				}
 			case err, ok := <-w.Errors:
