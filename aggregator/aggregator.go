@@ -200,6 +200,9 @@ type SaveResult struct {
 	Updated    int
 	Unchanged  int
 	Tombstoned int // items skipped because they were pruned before
+	// Merged counts story unions: a new item joining an existing story is
+	// one, and each further story it absorbs one more.
+	Merged int
 	// ChangedTopics names the topics whose item lists changed.
 	ChangedTopics []string
 }

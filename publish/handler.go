@@ -15,9 +15,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tributary-news/tributary/aggregator"
+	"github.com/tributary-news/tributary/publish/metrics"
 )
 
 const (
@@ -39,8 +41,9 @@ var errUnknownTopic = errors.New("unknown topic")
 var errRenderAborted = errors.New("render aborted")
 
 // Handler serves the topic feeds, the OPML list, /sources.json, the status
-// page and /healthz. Topic feeds are rendered once per change and cached,
-// identity and gzip'd, until Invalidate or SetConfig.
+// page, /healthz and, after SetMetrics, /metrics. Topic feeds are rendered
+// once per change and cached, identity and gzip'd, until Invalidate or
+// SetConfig.
 type Handler struct {
 	// Now is the clock for the status page; nil means time.Now. Set it
 	// before serving.
@@ -51,6 +54,8 @@ type Handler struct {
 	san    *sanitizer
 	index  *template.Template
 	mux    *http.ServeMux
+	// instr is set by SetMetrics; nil serves uninstrumented, /metrics 404.
+	instr atomic.Pointer[instrumentation]
 
 	mu    sync.Mutex // guards site and cache
 	site  *site
@@ -104,6 +109,7 @@ func NewHandler(store Store, cfg Config, logger *slog.Logger) *Handler {
 	mux.HandleFunc("GET /sources.json", h.serveSources)
 	mux.HandleFunc("GET /stories/{file}", h.serveStory)
 	mux.HandleFunc("GET /healthz", h.serveHealth)
+	mux.HandleFunc("GET /metrics", h.serveMetrics)
 	h.mux = mux
 	return h
 }
@@ -111,7 +117,62 @@ func NewHandler(store Store, cfg Config, logger *slog.Logger) *Handler {
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
+	if in := h.instr.Load(); in != nil {
+		_, pattern := h.mux.Handler(r)
+		in.routes[routeOf(pattern)].ServeHTTP(w, r)
+		return
+	}
 	h.mux.ServeHTTP(w, r)
+}
+
+// instrumentation is the mux wrapped once per route label, and the
+// /metrics handler.
+type instrumentation struct {
+	routes  map[string]http.Handler
+	metrics http.Handler
+}
+
+// SetMetrics makes the handler count and time every request under its
+// route and serve m's registry at /metrics; without it /metrics is 404.
+func (h *Handler) SetMetrics(m *metrics.Metrics) {
+	in := &instrumentation{routes: make(map[string]http.Handler), metrics: m.Handler()}
+	for _, route := range metrics.Routes() {
+		in.routes[route] = m.Instrument(route, h.mux)
+	}
+	h.instr.Store(in)
+}
+
+// routeOf is the metrics route label of a mux pattern: one per endpoint,
+// so that request URLs cannot grow the label set. What the mux answers
+// itself is "other" (404, 405), except a redirect to the clean path,
+// which the mux reports under the pattern of that path.
+func routeOf(pattern string) string {
+	switch pattern {
+	case "GET /{$}":
+		return metrics.RouteIndex
+	case "GET /topics/{file}":
+		return metrics.RouteTopics
+	case "GET /topics.opml":
+		return metrics.RouteOPML
+	case "GET /sources.json":
+		return metrics.RouteSources
+	case "GET /stories/{file}":
+		return metrics.RouteStories
+	case "GET /healthz":
+		return metrics.RouteHealth
+	case "GET /metrics":
+		return metrics.RouteMetrics
+	}
+	return metrics.RouteOther
+}
+
+func (h *Handler) serveMetrics(w http.ResponseWriter, r *http.Request) {
+	in := h.instr.Load()
+	if in == nil {
+		http.NotFound(w, r)
+		return
+	}
+	in.metrics.ServeHTTP(w, r)
 }
 
 // Invalidate drops the cached renders of the named topics, or of every

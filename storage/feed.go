@@ -94,6 +94,10 @@ func saveFeed(ctx context.Context, tx *bolt.Tx, update *aggregator.FeedUpdate, r
 		if stored == nil {
 			res.New++
 			added++
+			if incoming.StoryID != incoming.ID {
+				res.Merged++ // joined a story founded before it
+			}
+			res.Merged += len(incoming.MergeStories)
 		} else {
 			res.Updated++
 		}

@@ -189,14 +189,19 @@ func TestAbsorbStories(t *testing.T) {
 		return db.SaveFeed(ctx, up)
 	}
 	for _, s := range []step{{id: "a", at: time.Hour, topics: []string{"x"}}, {id: "b", at: 2 * time.Hour, topics: []string{"y"}}} {
-		if _, err := save(s); err != nil {
+		if res, err := save(s); err != nil {
 			t.Fatal(err)
+		} else if res.Merged != 0 {
+			t.Errorf("founder %s: Merged = %d, want 0", s.id, res.Merged)
 		}
 	}
 	// c bridges a and b: b is absorbed into a, the earlier.
 	res, err := save(step{id: "c", at: 3 * time.Hour, story: "a", merge: []string{"b"}})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if res.Merged != 2 { // c joins a, and b joins them
+		t.Errorf("bridge: Merged = %d, want 2", res.Merged)
 	}
 	if !slices.Equal(res.ChangedTopics, []string{"x", "y"}) {
 		t.Errorf("changed topics %v, want [x y]", res.ChangedTopics)
