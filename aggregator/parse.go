@@ -27,7 +27,6 @@ import (
 	gofeedjson "github.com/mmcdole/gofeed/json"
 	"github.com/mmcdole/gofeed/rss"
 	xhtml "golang.org/x/net/html"
-	htmlatom "golang.org/x/net/html/atom"
 	"golang.org/x/text/encoding"
 	"golang.org/x/text/encoding/htmlindex"
 	"golang.org/x/text/encoding/unicode"
@@ -983,53 +982,11 @@ func parseIsFeedLinkType(mediaType string) bool {
 // parseHTMLPageError reports that the body is an HTML page, listing the
 // feeds it advertises so that the user can pick the right URL.
 func parseHTMLPageError(body []byte, feedURL string) error {
-	links := parseAdvertisedFeeds(body, feedURL)
+	links := DiscoverFeeds(body, feedURL)
 	if len(links) == 0 {
 		return errors.New("this is an HTML page, not a feed")
 	}
 	return fmt.Errorf("this is an HTML page, not a feed; it advertises: %s", strings.Join(links, ", "))
-}
-
-// parseAdvertisedFeeds returns the absolute URLs of the feeds an HTML page
-// advertises with <link rel="alternate" type="..." href="...">, honouring
-// <base href>, in document order without duplicates.
-func parseAdvertisedFeeds(body []byte, pageURL string) []string {
-	base, _ := url.Parse(strings.TrimSpace(pageURL))
-	var hrefs []string
-	z := xhtml.NewTokenizer(bytes.NewReader(body))
-	for {
-		tt := z.Next()
-		if tt == xhtml.ErrorToken {
-			break
-		}
-		if tt != xhtml.StartTagToken && tt != xhtml.SelfClosingTagToken {
-			continue
-		}
-		tok := z.Token()
-		switch tok.DataAtom {
-		case htmlatom.Body:
-			// Feed links belong in the head; stop before the page's bulk.
-			return parseDedupeExact(hrefs)
-		case htmlatom.Base:
-			if href := parseAttr(tok, "href"); href != "" && base != nil {
-				if u, err := base.Parse(href); err == nil {
-					base = u
-				}
-			}
-		case htmlatom.Link:
-			rels := strings.Fields(strings.ToLower(parseAttr(tok, "rel")))
-			typ := strings.ToLower(strings.TrimSpace(parseAttr(tok, "type")))
-			if i := strings.IndexByte(typ, ';'); i >= 0 {
-				typ = strings.TrimSpace(typ[:i])
-			}
-			href := parseAttr(tok, "href")
-			if href == "" || !parseIsFeedLinkType(typ) || !slices.Contains(rels, "alternate") {
-				continue
-			}
-			hrefs = append(hrefs, parseResolve(base, href))
-		}
-	}
-	return parseDedupeExact(hrefs)
 }
 
 func parseAttr(tok xhtml.Token, key string) string {
