@@ -1,0 +1,225 @@
+package main
+
+import (
+	"bytes"
+	"io/fs"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeTerminal is a writer that says it is a terminal, as os.Stdout does
+// on an interactive shell.
+type fakeTerminal struct{ bytes.Buffer }
+
+func (*fakeTerminal) Stat() (fs.FileInfo, error) { return charDevice{}, nil }
+
+type charDevice struct{}
+
+func (charDevice) Name() string       { return "tty" }
+func (charDevice) Size() int64        { return 0 }
+func (charDevice) Mode() fs.FileMode  { return fs.ModeDevice | fs.ModeCharDevice | 0o620 }
+func (charDevice) ModTime() time.Time { return time.Time{} }
+func (charDevice) IsDir() bool        { return false }
+func (charDevice) Sys() any           { return nil }
+
+type unit struct {
+	line   string
+	failed bool
+}
+
+func runProgress(terminal bool, units []unit) string {
+	var b bytes.Buffer
+	p := newProgress(&b, terminal, "polling", "sources", len(units))
+	for _, u := range units {
+		p.Done(u.line, u.failed)
+	}
+	p.Finish()
+	b.WriteString("summary\n")
+	return b.String()
+}
+
+func TestProgress(t *testing.T) {
+	units := []unit{{"a: 1 new", false}, {"b: error: HTTP 404 Not Found", true}, {"c: not modified", false}}
+	tests := []struct {
+		name     string
+		terminal bool
+		units    []unit
+		want     string
+	}{
+		{
+			name:  "not a terminal: the lines and nothing else",
+			units: units,
+			want:  "a: 1 new\nb: error: HTTP 404 Not Found\nc: not modified\nsummary\n",
+		},
+		{
+			name:     "terminal: status redrawn below each line, cleared at the end",
+			terminal: true,
+			units:    units,
+			want: "\r\x1b[Kpolling 0/3 sources" +
+				"\r\x1b[Ka: 1 new\n\r\x1b[Kpolling 1/3 sources" +
+				"\r\x1b[Kb: error: HTTP 404 Not Found\n\r\x1b[Kpolling 2/3 sources · 1 failed" +
+				"\r\x1b[Kc: not modified\n\r\x1b[Kpolling 3/3 sources · 1 failed" +
+				"\r\x1b[Ksummary\n",
+		},
+		{
+			name:     "terminal: a unit without a line only redraws",
+			terminal: true,
+			units:    []unit{{"", true}},
+			want:     "\r\x1b[Kpolling 0/1 sources\r\x1b[Kpolling 1/1 sources · 1 failed\r\x1b[Ksummary\n",
+		},
+		{
+			name:  "not a terminal, nothing to do",
+			units: nil,
+			want:  "summary\n",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := runProgress(tc.terminal, tc.units); got != tc.want {
+				t.Errorf("output\n got %q\nwant %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestProgressAfterFinish(t *testing.T) {
+	var b bytes.Buffer
+	p := newProgress(&b, true, "importing", "feeds", 2)
+	p.Finish()
+	p.Finish()
+	p.Println("late")
+	p.Done("later", true)
+	if got, want := b.String(), "\r\x1b[Kimporting 0/2 feeds\r\x1b[Klate\nlater\n"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	if done, failed := p.Counts(); done != 1 || failed != 1 {
+		t.Errorf("Counts() = %d, %d; want 1, 1", done, failed)
+	}
+}
+
+// TestProgressConcurrent: lines reported from many goroutines come out
+// whole, one per line.
+func TestProgressConcurrent(t *testing.T) {
+	var b bytes.Buffer
+	const n = 50
+	p := newProgress(&b, false, "polling", "sources", n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() { p.Done("source: 1 new, 0 updated, 0 unchanged", false) })
+	}
+	wg.Wait()
+	p.Finish()
+	lines := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
+	if len(lines) != n {
+		t.Fatalf("%d lines, want %d", len(lines), n)
+	}
+	for _, l := range lines {
+		if l != "source: 1 new, 0 updated, 0 unchanged" {
+			t.Fatalf("mangled line %q", l)
+		}
+	}
+}
+
+func TestIsTerminal(t *testing.T) {
+	t.Setenv("TERM", "xterm-256color")
+	file, err := os.Create(t.TempDir() + "/out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer file.Close()
+	for _, tc := range []struct {
+		name string
+		w    interface{ Write([]byte) (int, error) }
+		want bool
+	}{
+		{"buffer", &bytes.Buffer{}, false},
+		{"regular file", file, false},
+		{"character device", &fakeTerminal{}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := IsTerminal(tc.w); got != tc.want {
+				t.Errorf("IsTerminal = %v, want %v", got, tc.want)
+			}
+		})
+	}
+	t.Run("dumb terminal", func(t *testing.T) {
+		t.Setenv("TERM", "dumb")
+		if IsTerminal(&fakeTerminal{}) {
+			t.Error("a dumb terminal cannot redraw a line")
+		}
+	})
+}
+
+// TestPollProgress runs `tributary poll` against the feed farm: into a
+// buffer the output is exactly a line per source and the summary; on a
+// terminal the same lines come with a status line redrawn and cleared.
+func TestPollProgress(t *testing.T) {
+	t.Setenv("TERM", "xterm-256color")
+	farm := newFeedFarm()
+	farm.set("/wire.rss", farmFeed{contentType: "application/rss+xml", body: wireRSS, validators: "both"})
+	farm.set("/un.atom", farmFeed{contentType: "application/atom+xml", body: unAtom, validators: "etag"})
+	farm.set("/outlet.json", farmFeed{contentType: "application/feed+json", body: outletJSON, validators: "lastmod"})
+	srv := httptest.NewServer(farm)
+	defer srv.Close()
+	cfgPath := e2eConfig(t, t.TempDir(), srv.URL)
+
+	t.Run("not a terminal", func(t *testing.T) {
+		code, out, errOut := execute(t, "poll", "--config", cfgPath)
+		if code != 0 {
+			t.Fatalf("poll: exit %d\n%s%s", code, out, errOut)
+		}
+		if strings.ContainsFunc(out, func(r rune) bool { return r < ' ' && r != '\n' }) {
+			t.Errorf("control characters in output that is not a terminal: %q", out)
+		}
+		lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+		if len(lines) != 5 {
+			t.Fatalf("%d lines, want 4 sources and the summary:\n%s", len(lines), out)
+		}
+		seen := map[string]bool{}
+		for _, l := range lines[:4] {
+			name, _, _ := strings.Cut(l, ": ")
+			seen[name] = true
+		}
+		for _, name := range []string{"wire", "un", "outlet", "broken"} {
+			if !seen[name] {
+				t.Errorf("no line for %s:\n%s", name, out)
+			}
+		}
+		if want := "polled 4 sources: 3 ok, 1 failed"; lines[4] != want {
+			t.Errorf("summary %q, want %q", lines[4], want)
+		}
+	})
+
+	t.Run("terminal", func(t *testing.T) {
+		var stdout fakeTerminal
+		var stderr bytes.Buffer
+		if code := Execute(t.Context(), []string{"poll", "--config", cfgPath}, &stdout, &stderr); code != 0 {
+			t.Fatalf("poll: exit %d\n%s%s", code, stdout.String(), stderr.String())
+		}
+		out := stdout.String()
+		for _, want := range []string{"\r\x1b[Kpolling 0/4 sources", "\r\x1b[Kpolling 4/4 sources · 1 failed", "broken: error: "} {
+			if !strings.Contains(out, want) {
+				t.Errorf("terminal output lacks %q:\n%q", want, out)
+			}
+		}
+		// Erased before the summary, which starts a clean line.
+		if !strings.Contains(out, "\r\x1b[Kpolled 4 sources: ") || !strings.HasSuffix(out, "\n") {
+			t.Errorf("status line not cleared before the summary:\n%q", out)
+		}
+		// What is left on screen once the redraws are done is the plain output.
+		var screen []string
+		for _, l := range strings.Split(out, "\n") {
+			if i := strings.LastIndex(l, "\r\x1b[K"); i >= 0 {
+				l = l[i+len("\r\x1b[K"):]
+			}
+			screen = append(screen, l)
+		}
+		if got := strings.Join(screen, "\n"); strings.Count(got, "\n") != 5 || !strings.Contains(got, "\npolled 4 sources: 3 ok, 1 failed\n") {
+			t.Errorf("screen after redraws:\n%s", got)
+		}
+	})
+}
