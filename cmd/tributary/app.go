@@ -5,15 +5,21 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/tributary-news/tributary/aggregator"
 	"github.com/tributary-news/tributary/aggregator/query"
 	"github.com/tributary-news/tributary/configs"
 	"github.com/tributary-news/tributary/publish"
+	"github.com/tributary-news/tributary/publish/metrics"
 	"github.com/tributary-news/tributary/storage"
 )
 
@@ -29,13 +35,19 @@ const (
 // loadConfig reads and validates a config file the way every command does,
 // topic queries included.
 func loadConfig(path string) (*configs.Config, error) {
-	return configs.Load(path, configs.Options{
+	return configs.Load(path, configOptions())
+}
+
+// configOptions are the options every command reads and edits the config
+// with: the same checks as `tributary check`, topic queries included.
+func configOptions() configs.Options {
+	return configs.Options{
 		Version: version,
 		ValidateQuery: func(q string) error {
 			_, err := query.Parse(q)
 			return err
 		},
-	})
+	}
 }
 
 // App is the wired daemon: the store, the pipeline and the HTTP handler
@@ -46,8 +58,14 @@ type App struct {
 	Logger  *slog.Logger
 	Store   *storage.DB
 	Handler *publish.Handler
+	Metrics *metrics.Metrics
 	// ReloadRequests, when set, asks Serve to reload the config (SIGHUP).
 	ReloadRequests <-chan struct{}
+	// Systemd is what the service manager passed: a notify socket, a
+	// listening socket, a watchdog interval (all optional).
+	Systemd Systemd
+
+	polls *pollSummary // STATUS= lines for systemd
 
 	mu        sync.Mutex
 	config    *configs.Config
@@ -117,13 +135,45 @@ func OpenApp(ctx context.Context, cfg *configs.Config, logger *slog.Logger) (*Ap
 	if len(rebuilt) > 0 {
 		logger.Info("topic memberships rebuilt", "topics", rebuilt)
 	}
-	return &App{
-		Logger:  logger,
-		Store:   db,
-		Handler: publish.NewHandler(db, publishConfig(cfg), logger),
-		config:  cfg,
-		pipe:    pipe,
-	}, nil
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m, err := metrics.New(reg, metrics.Options{StoreSize: fileSize(db.Path()), Logger: logger})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	m.SetSources(sourceLabels(cfg.Sources))
+	handler := publish.NewHandler(db, publishConfig(cfg), logger)
+	handler.SetMetrics(m)
+	return &App{Logger: logger, Store: db, Handler: handler, Metrics: m, config: cfg, pipe: pipe}, nil
+}
+
+// fileSize reads a file's size for the store-size gauge (NaN when absent).
+func fileSize(path string) func() float64 {
+	return func() float64 {
+		fi, err := os.Stat(path)
+		if err != nil {
+			return math.NaN()
+		}
+		return float64(fi.Size())
+	}
+}
+
+// sourceLabels are the source names, the only values of metrics' source label.
+func sourceLabels(sources []aggregator.Source) []string {
+	names := make([]string, len(sources))
+	for i, s := range sources {
+		names[i] = s.Name
+	}
+	return names
+}
+
+// invalidate drops the cached feeds of the topics a poll or prune changed
+// (Handler.Invalidate with no names would drop them all).
+func (a *App) invalidate(topics []string) {
+	if len(topics) > 0 {
+		a.Handler.Invalidate(topics...)
+	}
 }
 
 // Config is the config in force.
@@ -170,6 +220,7 @@ func (a *App) Reload(ctx context.Context) error {
 	a.config, a.pipe = cfg, pipe
 	a.mu.Unlock()
 	a.Handler.SetConfig(publishConfig(cfg))
+	a.Metrics.SetSources(sourceLabels(cfg.Sources))
 	a.Logger.Info("config reloaded", "sources", len(cfg.Sources), "topics", len(cfg.Topics), "rematched", rebuilt)
 	return nil
 }
@@ -208,7 +259,8 @@ func (a *App) PollAll(ctx context.Context, sources []aggregator.Source, report f
 	}
 	go func() { wg.Wait(); close(results) }()
 	for res := range results {
-		a.Handler.Invalidate(res.ChangedTopics...)
+		a.Metrics.ObservePoll(res)
+		a.invalidate(res.ChangedTopics)
 		report(res)
 	}
 }
@@ -239,9 +291,18 @@ func (a *App) startScheduler(pollCtx context.Context) (stop func() error) {
 		Retention:   cfg.Retention.MaxAge,
 		PruneEvery:  time.Hour,
 		PollContext: pollCtx,
-		OnPolled:    func(res aggregator.PollResult) { a.Handler.Invalidate(res.ChangedTopics...) },
-		OnPruned:    func(res aggregator.PruneResult) { a.Handler.Invalidate(res.ChangedTopics...) },
-		Logger:      a.Logger,
+		OnPolled: func(res aggregator.PollResult) {
+			a.Metrics.ObservePoll(res)
+			a.invalidate(res.ChangedTopics)
+			if a.polls != nil {
+				a.Systemd.Notifier.Status(a.polls.Record(res))
+			}
+		},
+		OnPruned: func(res aggregator.PruneResult) {
+			a.Metrics.ObservePrune(res)
+			a.invalidate(res.ChangedTopics)
+		},
+		Logger: a.Logger,
 	})
 	a.mu.Lock()
 	a.scheduler = scheduler
@@ -268,15 +329,26 @@ func (a *App) startScheduler(pollCtx context.Context) (stop func() error) {
 // the store.
 func (a *App) Serve(ctx context.Context) error {
 	cfg := a.Config()
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	ln := a.Systemd.Listener
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+			return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+		}
+	} else {
+		a.Logger.Info("listening on the socket systemd passed; listen is not used", "listen", cfg.Listen)
 	}
 	a.mu.Lock()
 	a.addr = ln.Addr()
 	a.mu.Unlock()
 	a.Logger.Info("serving", "addr", ln.Addr().String(), "base_url", cfg.BaseURL,
 		"sources", len(cfg.Sources), "topics", len(cfg.Topics))
+	stopAdmin, err := a.serveAdmin(ctx)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer stopAdmin()
 
 	srv := &http.Server{
 		Handler:           a.Handler,
@@ -291,7 +363,15 @@ func (a *App) Serve(ctx context.Context) error {
 	go func() { serveErr <- srv.Serve(ln) }()
 
 	fileChanged := a.watchConfig(ctx, cfg.Path)
+	a.polls = newPollSummary(cfg.Sources)
 	stopScheduler := a.startScheduler(ctx)
+	go (&Watchdog{
+		Interval:  a.Systemd.WatchdogInterval,
+		Heartbeat: a.SchedulerHeartbeat,
+		Notify:    a.Systemd.Notifier.Notify,
+		Logger:    a.Logger,
+	}).Run(ctx)
+	a.Systemd.Notifier.Ready(readyStatus(ln.Addr(), a.polls))
 	var runErr error
 loop:
 	for {
@@ -308,6 +388,7 @@ loop:
 		}
 	}
 	a.Logger.Info("shutting down")
+	a.Systemd.Notifier.Stopping("shutting down")
 	if err := stopScheduler(); err != nil && runErr == nil {
 		runErr = err
 	}
@@ -324,6 +405,8 @@ loop:
 // its error (and line) and the daemon keeps running on the old one.
 func (a *App) reload(ctx context.Context, stopScheduler *func() error, why string) {
 	a.Logger.Info("reloading config", "why", why)
+	a.Systemd.Notifier.Reloading("reloading the config: " + why)
+	defer func() { a.Systemd.Notifier.Ready(readyStatus(a.Addr(), a.polls)) }()
 	if err := a.Reload(ctx); err != nil {
 		a.Logger.Error("config not reloaded; keeping the running one", "err", err)
 		return
@@ -331,5 +414,6 @@ func (a *App) reload(ctx context.Context, stopScheduler *func() error, why strin
 	if err := (*stopScheduler)(); err != nil {
 		a.Logger.Error("stop scheduler for reload", "err", err)
 	}
+	a.polls.SetSources(a.Config().Sources)
 	*stopScheduler = a.startScheduler(ctx)
 }

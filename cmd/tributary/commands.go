@@ -23,10 +23,18 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	app, err := OpenApp(ctx, cfg, logger)
+	sd, err := SystemdFromEnv(os.Getenv, os.Getpid(), logger)
 	if err != nil {
 		return err
 	}
+	app, err := OpenApp(ctx, cfg, logger)
+	if err != nil {
+		if sd.Listener != nil {
+			sd.Listener.Close()
+		}
+		return err
+	}
+	app.Systemd = sd
 	app.ReloadRequests = reloadSignals(ctx)
 	serveErr := app.Serve(ctx)
 	if err := app.Close(); err != nil && serveErr == nil {
@@ -92,7 +100,9 @@ func cmdPoll(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	defer app.Close()
 	var ok, failed, deferred, disabled int
+	progress := NewProgress(stdout, "polling", "sources", len(sources))
 	app.PollAll(ctx, sources, func(res aggregator.PollResult) {
+		isFailure := false
 		switch {
 		case res.Disabled:
 			disabled++
@@ -100,11 +110,13 @@ func cmdPoll(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			deferred++
 		case res.Err != nil:
 			failed++
+			isFailure = true
 		default:
 			ok++
 		}
-		fmt.Fprintln(stdout, res.String())
+		progress.Done(res.String(), isFailure)
 	})
+	progress.Finish()
 	if ctx.Err() != nil {
 		return fmt.Errorf("poll interrupted: %w", ctx.Err())
 	}

@@ -30,6 +30,10 @@ Usage:
   tributary export  --config FILE --out DIR  write topic feeds and OPML as static files
   tributary topics test --config FILE --topic NAME [--query Q]
                                              list the stored items a topic's query matches
+  tributary backup  --config FILE --out FILE  copy the store consistently (also while run runs)
+  tributary compact --config FILE            rewrite the stopped store without its free space
+  tributary sources list|add URL|remove NAME --config FILE   list the sources, or edit them in the config
+  tributary opml import FILE|export [--out FILE] --config FILE  subscriptions in and out as OPML
   tributary version                          print the version
 
 Common flags: --log-level debug|info|warn|error (default info), --log-format text|json
@@ -62,6 +66,14 @@ func Execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdExport(ctx, rest, stdout, stderr)
 	case "topics":
 		err = cmdTopics(ctx, rest, stdout, stderr)
+	case "sources":
+		err = cmdSources(ctx, rest, stdout, stderr)
+	case "opml":
+		err = cmdOPML(rest, stdout, stderr)
+	case "backup":
+		err = cmdBackup(ctx, rest, stdout, stderr)
+	case "compact":
+		err = cmdCompact(ctx, rest, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "tributary %s\n", version)
 	case "help", "-h", "--help":
