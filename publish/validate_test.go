@@ -35,6 +35,30 @@ func validateFeedPath(t *testing.T) string {
 	return ""
 }
 
+// runValidateFeed runs validate-feed on a served feed, strictly (sanitised
+// HTML, newest first, ids stable across a refetch): an ERROR fails the
+// test, warnings are logged.
+func runValidateFeed(t *testing.T, tool, url, format string, minItems int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, tool, url, "--format", format,
+		"--min-items", strconv.Itoa(minItems), "--require-sanitized", "--newest-first", "--refetch")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	var exit *exec.ExitError
+	switch {
+	case errors.As(err, &exit) && exit.ExitCode() == 1:
+		t.Fatalf("validate-feed %s found errors:\n%s", url, out.String())
+	case err != nil:
+		t.Fatalf("validate-feed %s: %v\n%s", url, err, out.String())
+	}
+	if out.Len() > 0 {
+		t.Logf("validate-feed %s warnings:\n%s", url, out.String())
+	}
+}
+
 // TestValidateFeeds serves every topic feed in every format through the
 // Handler and runs the independent validators on it: strict parsers and
 // schema (xmllint, jing), spec checks, feedparser, newsboat and feedsmith.
@@ -52,23 +76,7 @@ func TestValidateFeeds(t *testing.T) {
 			t.Run(topic.Name+"."+f.ext, func(t *testing.T) {
 				t.Parallel()
 				url := srv.URL + "/topics/" + topic.Name + "." + f.ext
-				ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-				defer cancel()
-				cmd := exec.CommandContext(ctx, tool, url, "--format", f.name,
-					"--min-items", strconv.Itoa(n), "--require-sanitized", "--newest-first", "--refetch")
-				var out bytes.Buffer
-				cmd.Stdout, cmd.Stderr = &out, &out
-				err := cmd.Run()
-				var exit *exec.ExitError
-				switch {
-				case errors.As(err, &exit) && exit.ExitCode() == 1:
-					t.Fatalf("validate-feed %s found errors:\n%s", url, out.String())
-				case err != nil:
-					t.Fatalf("validate-feed %s: %v\n%s", url, err, out.String())
-				}
-				if out.Len() > 0 {
-					t.Logf("validate-feed %s warnings:\n%s", url, out.String())
-				}
+				runValidateFeed(t, tool, url, f.name, n)
 			})
 		}
 	}

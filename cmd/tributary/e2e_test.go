@@ -51,6 +51,20 @@ func newFeedFarm() *feedFarm {
 	}
 }
 
+// startFeedFarm serves the three test feeds (RSS with both validators,
+// Atom with an ETag only, JSON Feed with Last-Modified only) until the
+// test ends.
+func startFeedFarm(t *testing.T) (*feedFarm, *httptest.Server) {
+	t.Helper()
+	farm := newFeedFarm()
+	farm.set("/wire.rss", farmFeed{contentType: "application/rss+xml", body: wireRSS, validators: "both"})
+	farm.set("/un.atom", farmFeed{contentType: "application/atom+xml", body: unAtom, validators: "etag"})
+	farm.set("/outlet.json", farmFeed{contentType: "application/feed+json", body: outletJSON, validators: "lastmod"})
+	srv := httptest.NewServer(farm)
+	t.Cleanup(srv.Close)
+	return farm, srv
+}
+
 func (f *feedFarm) set(path string, feed farmFeed) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -287,12 +301,7 @@ func titles(entries []topicEntry) []string {
 }
 
 func TestEndToEnd(t *testing.T) {
-	farm := newFeedFarm()
-	farm.set("/wire.rss", farmFeed{contentType: "application/rss+xml", body: wireRSS, validators: "both"})
-	farm.set("/un.atom", farmFeed{contentType: "application/atom+xml", body: unAtom, validators: "etag"})
-	farm.set("/outlet.json", farmFeed{contentType: "application/feed+json", body: outletJSON, validators: "lastmod"})
-	srv := httptest.NewServer(farm)
-	defer srv.Close()
+	farm, srv := startFeedFarm(t)
 
 	dir := t.TempDir()
 	cfgPath := e2eConfig(t, dir, srv.URL)

@@ -287,12 +287,7 @@ const (
 
 func startFarm(t *testing.T) *httptest.Server {
 	t.Helper()
-	farm := newFeedFarm()
-	farm.set("/wire.rss", farmFeed{contentType: "application/rss+xml", body: wireRSS, validators: "both"})
-	farm.set("/un.atom", farmFeed{contentType: "application/atom+xml", body: unAtom, validators: "etag"})
-	farm.set("/outlet.json", farmFeed{contentType: "application/feed+json", body: outletJSON, validators: "lastmod"})
-	srv := httptest.NewServer(farm)
-	t.Cleanup(srv.Close)
+	_, srv := startFeedFarm(t)
 	return srv
 }
 

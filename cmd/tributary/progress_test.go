@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"io/fs"
-	"net/http/httptest"
 	"os"
 	"strings"
 	"sync"
@@ -159,12 +158,7 @@ func TestIsTerminal(t *testing.T) {
 // terminal the same lines come with a status line redrawn and cleared.
 func TestPollProgress(t *testing.T) {
 	t.Setenv("TERM", "xterm-256color")
-	farm := newFeedFarm()
-	farm.set("/wire.rss", farmFeed{contentType: "application/rss+xml", body: wireRSS, validators: "both"})
-	farm.set("/un.atom", farmFeed{contentType: "application/atom+xml", body: unAtom, validators: "etag"})
-	farm.set("/outlet.json", farmFeed{contentType: "application/feed+json", body: outletJSON, validators: "lastmod"})
-	srv := httptest.NewServer(farm)
-	defer srv.Close()
+	_, srv := startFeedFarm(t)
 	cfgPath := e2eConfig(t, t.TempDir(), srv.URL)
 
 	t.Run("not a terminal", func(t *testing.T) {

@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -74,12 +73,7 @@ func sourceNames(t *testing.T, base string) []string {
 // source is polled, a removed one is dropped — and an invalid edit is
 // refused with its line while the daemon keeps the config it has.
 func TestReloadOnFileChange(t *testing.T) {
-	farm := newFeedFarm()
-	farm.set("/wire.rss", farmFeed{contentType: "application/rss+xml", body: wireRSS, validators: "both"})
-	farm.set("/un.atom", farmFeed{contentType: "application/atom+xml", body: unAtom, validators: "etag"})
-	farm.set("/outlet.json", farmFeed{contentType: "application/feed+json", body: outletJSON, validators: "lastmod"})
-	srv := httptest.NewServer(farm)
-	defer srv.Close()
+	farm, srv := startFeedFarm(t)
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "tributary.yaml")
 	head := "listen: \"127.0.0.1:0\"\ndata_dir: \"data\"\nbacklog: 0\nschedule: \"@every 1h\"\nretention: {max_age: 0}\n"

@@ -5,7 +5,6 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"regexp"
 	"strings"
 	"sync"
@@ -35,12 +34,7 @@ func (b *lockedBuffer) String() string {
 // once, serves the topic feeds, and on a stop signal (its context) shuts
 // down cleanly and exits 0, releasing the database.
 func TestRunCommand(t *testing.T) {
-	farm := newFeedFarm()
-	farm.set("/wire.rss", farmFeed{contentType: "application/rss+xml", body: wireRSS, validators: "both"})
-	farm.set("/un.atom", farmFeed{contentType: "application/atom+xml", body: unAtom, validators: "etag"})
-	farm.set("/outlet.json", farmFeed{contentType: "application/feed+json", body: outletJSON, validators: "lastmod"})
-	srv := httptest.NewServer(farm)
-	defer srv.Close()
+	_, srv := startFeedFarm(t)
 	cfgPath := e2eConfig(t, t.TempDir(), srv.URL)
 
 	ctx, stop := context.WithCancel(t.Context())

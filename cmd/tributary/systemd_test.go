@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -550,12 +549,7 @@ func TestSystemdProcess(t *testing.T) {
 		t.Skip("builds and runs the binary")
 	}
 	bin := buildTributary(t)
-	farm := newFeedFarm()
-	farm.set("/wire.rss", farmFeed{contentType: "application/rss+xml", body: wireRSS, validators: "both"})
-	farm.set("/un.atom", farmFeed{contentType: "application/atom+xml", body: unAtom, validators: "etag"})
-	farm.set("/outlet.json", farmFeed{contentType: "application/feed+json", body: outletJSON, validators: "lastmod"})
-	srv := httptest.NewServer(farm)
-	defer srv.Close()
+	_, srv := startFeedFarm(t)
 	dir := t.TempDir()
 	cfgPath := e2eConfig(t, dir, srv.URL)
 	dbPath := filepath.Join(dir, "data", "tributary.db")
