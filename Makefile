@@ -94,3 +94,12 @@ deb:
 
 clean:
 	rm -rf bin
+
+# bench-e2e: tributary against a bare Go poller and newsboat on a loopback
+# feed farm; BENCH_E2E_FLAGS e.g. "-sources 500 -runs 3".
+bench-e2e:
+	CGO_ENABLED=$(BUILD_CGO) $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/tributary ./cmd/tributary
+	$(GO) build -o bin/feedfarm ./cmd/feedfarm
+	$(GO) build -o bin/barepoller ./cmd/barepoller
+	$(GO) build -o bin/benche2e ./cmd/benche2e
+	./bin/benche2e -bin bin $(BENCH_E2E_FLAGS)
