@@ -32,7 +32,7 @@ DEB_ARCH    ?= $(shell dpkg --print-architecture 2>/dev/null || $(GO) env GOARCH
 DEB_ROOT    := bin/deb/root
 DEB         := bin/tributary_$(DEB_VERSION)_$(DEB_ARCH).deb
 
-.PHONY: build run test bench lint install deb clean
+.PHONY: build run test bench bench-e2e lint install deb clean
 
 build:
 	CGO_ENABLED=$(BUILD_CGO) $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/tributary
