@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -598,16 +599,75 @@ func mix64(x uint64) uint64 {
 // FeedUpdate.Cluster. It is immutable and safe for concurrent use.
 type StoryMerger struct {
 	names map[string][]string // source name → its name and title
+	docs  *storyDocCache
+}
+
+// storyDocCacheSize bounds the candidate documents a merger keeps: about
+// a window's worth of candidates for a few thousand sources.
+const storyDocCacheSize = 8192
+
+// storyDocCache keeps candidates' comparison documents. The same earlier
+// items are candidates for many new ones, and building a document (HTML
+// stripped, text normalised and tokenised) is the expensive part of
+// merging; a document never changes once built, so it can be shared.
+type storyDocCache struct {
+	mu   sync.Mutex
+	docs map[string]*storyDoc
+	ring []string // insertion order, for FIFO eviction
+	next int
+}
+
+// doc returns the comparison document of it, built at most once per
+// version of the item (its ID and content hash).
+func (c *storyDocCache) doc(it *Item, names []string) *storyDoc {
+	if c == nil {
+		return newStoryDoc(it, names)
+	}
+	key := it.ID + "\x00" + it.Hash
+	c.mu.Lock()
+	d, ok := c.docs[key]
+	c.mu.Unlock()
+	if ok {
+		return d
+	}
+	d = newStoryDoc(it, names)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.docs[key]; ok {
+		return d
+	}
+	if len(c.ring) < storyDocCacheSize {
+		c.ring = append(c.ring, key)
+	} else {
+		delete(c.docs, c.ring[c.next])
+		c.ring[c.next] = key
+		c.next = (c.next + 1) % storyDocCacheSize
+	}
+	c.docs[key] = d
+	return d
 }
 
 // NewStoryMerger returns a merger that knows the sources' titles, to
 // recognise an outlet's name appended to its own titles.
 func NewStoryMerger(sources []Source) *StoryMerger {
-	m := &StoryMerger{names: make(map[string][]string, len(sources))}
+	m := &StoryMerger{
+		names: make(map[string][]string, len(sources)),
+		docs:  &storyDocCache{docs: make(map[string]*storyDoc)},
+	}
 	for _, s := range sources {
 		m.names[s.Name] = []string{s.Name, s.Title}
 	}
 	return m
+}
+
+// candidateDoc is the comparison document of an earlier item found by a
+// lookup.
+func (m *StoryMerger) candidateDoc(c *Item) *storyDoc {
+	var cache *storyDocCache
+	if m != nil {
+		cache = m.docs
+	}
+	return cache.doc(c, m.sourceNames(c.Source))
 }
 
 func (m *StoryMerger) sourceNames(source string) []string {
@@ -740,7 +800,7 @@ func (m *StoryMerger) matches(it *Item, doc *storyDoc, lookup StoryLookup) (map[
 			if settled(c, 1) {
 				continue
 			}
-			if score, ok := sameTitle(doc, newStoryDoc(c, m.sourceNames(c.Source))); ok {
+			if score, ok := sameTitle(doc, m.candidateDoc(c)); ok {
 				add(c, match{MergedByTitle, 1, score})
 			}
 		}
@@ -755,7 +815,7 @@ func (m *StoryMerger) matches(it *Item, doc *storyDoc, lookup StoryLookup) (map[
 			if settled(c, 2) {
 				continue
 			}
-			if score, ok := nearDuplicate(doc, newStoryDoc(c, m.sourceNames(c.Source))); ok {
+			if score, ok := nearDuplicate(doc, m.candidateDoc(c)); ok {
 				add(c, match{MergedByNear, 2, score})
 			}
 		}

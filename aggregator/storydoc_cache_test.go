@@ -1,0 +1,45 @@
+package aggregator
+
+import (
+	"fmt"
+	"testing"
+)
+
+// TestStoryDocCache: a candidate's comparison document is built once per
+// version of the item, rebuilt when its content changes, and the cache
+// stays within its bound.
+func TestStoryDocCache(t *testing.T) {
+	c := &storyDocCache{docs: map[string]*storyDoc{}}
+	it := &Item{ID: "a", Source: "s", Title: "UN rights chief visits Geneva", Summary: "<p>The visit</p>", Hash: "h1"}
+	first := c.doc(it, []string{"s"})
+	if again := c.doc(it, []string{"s"}); again != first {
+		t.Error("the same item version was built twice")
+	}
+	it.Title, it.Hash = "UN rights chief visits Beijing", "h2"
+	changed := c.doc(it, []string{"s"})
+	if changed == first || len(changed.titleSet) != len(first.titleSet) || sameSet(changed.titleSet, first.titleSet) {
+		t.Errorf("a changed item got its old document: %v", changed.titleSet)
+	}
+	for i := range storyDocCacheSize + 100 {
+		c.doc(&Item{ID: fmt.Sprint(i), Title: "t", Hash: "h"}, nil)
+	}
+	if len(c.docs) != storyDocCacheSize || len(c.ring) != storyDocCacheSize {
+		t.Errorf("cache holds %d documents (ring %d), want %d", len(c.docs), len(c.ring), storyDocCacheSize)
+	}
+	var nilCache *storyDocCache
+	if d := nilCache.doc(it, nil); d == nil {
+		t.Error("a nil cache built no document")
+	}
+}
+
+func sameSet(a, b map[string]bool) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k := range a {
+		if !b[k] {
+			return false
+		}
+	}
+	return true
+}
