@@ -115,13 +115,7 @@ func (v *validator) build(raw *rawConfig) *Config {
 		v.errorf(keyPath{"retention", "max_age"}, "must not be negative (0 keeps everything)")
 	}
 
-	c.Publish.MaxItems = DefaultMaxItems
-	if raw.Publish.MaxItems != nil {
-		c.Publish.MaxItems = int(*raw.Publish.MaxItems)
-	}
-	if c.Publish.MaxItems < 1 {
-		v.errorf(keyPath{"publish", "max_items"}, "must be at least 1, got %d", c.Publish.MaxItems)
-	}
+	c.Publish.MaxItems = v.positiveInt(keyPath{"publish", "max_items"}, raw.Publish.MaxItems, DefaultMaxItems)
 
 	tags := v.buildSources(c, raw.Sources)
 	v.buildTopics(c, raw.Topics, tags)
@@ -137,13 +131,7 @@ func (v *validator) buildFetch(c *Config, raw *rawFetch) {
 		v.errorf(keyPath{"fetch", "timeout"}, "must be positive, got %s", c.Fetch.Timeout)
 	}
 
-	c.Fetch.Concurrency = DefaultConcurrency
-	if raw.Concurrency != nil {
-		c.Fetch.Concurrency = int(*raw.Concurrency)
-	}
-	if c.Fetch.Concurrency < 1 {
-		v.errorf(keyPath{"fetch", "concurrency"}, "must be at least 1, got %d", c.Fetch.Concurrency)
-	}
+	c.Fetch.Concurrency = v.positiveInt(keyPath{"fetch", "concurrency"}, raw.Concurrency, DefaultConcurrency)
 
 	c.Fetch.MaxBodyBytes = DefaultMaxBodyBytes
 	if raw.MaxBodyBytes != nil {
@@ -153,21 +141,9 @@ func (v *validator) buildFetch(c *Config, raw *rawFetch) {
 		v.errorf(keyPath{"fetch", "max_body_bytes"}, "must be positive, got %d", c.Fetch.MaxBodyBytes)
 	}
 
-	c.Fetch.PerHost = DefaultPerHost
-	if raw.PerHost != nil {
-		c.Fetch.PerHost = int(*raw.PerHost)
-	}
-	if c.Fetch.PerHost < 1 {
-		v.errorf(keyPath{"fetch", "per_host"}, "must be at least 1, got %d", c.Fetch.PerHost)
-	}
+	c.Fetch.PerHost = v.positiveInt(keyPath{"fetch", "per_host"}, raw.PerHost, DefaultPerHost)
 
-	c.Fetch.MaxItems = DefaultFeedMaxItems
-	if raw.MaxItems != nil {
-		c.Fetch.MaxItems = int(*raw.MaxItems)
-	}
-	if c.Fetch.MaxItems < 1 {
-		v.errorf(keyPath{"fetch", "max_items"}, "must be at least 1, got %d", c.Fetch.MaxItems)
-	}
+	c.Fetch.MaxItems = v.positiveInt(keyPath{"fetch", "max_items"}, raw.MaxItems, DefaultFeedMaxItems)
 
 	c.Fetch.UserAgent = strings.TrimSpace(raw.UserAgent)
 	if c.Fetch.UserAgent == "" {
@@ -176,6 +152,19 @@ func (v *validator) buildFetch(c *Config, raw *rawFetch) {
 	if strings.ContainsFunc(c.Fetch.UserAgent, unicode.IsControl) {
 		v.errorf(keyPath{"fetch", "user_agent"}, "must not contain control characters")
 	}
+}
+
+// positiveInt is the value of an optional count that must be at least 1:
+// def when the key is absent, an error at its line when it is below 1.
+func (v *validator) positiveInt(p keyPath, raw *integer, def int) int {
+	n := def
+	if raw != nil {
+		n = int(*raw)
+	}
+	if n < 1 {
+		v.errorf(p, "must be at least 1, got %d", n)
+	}
+	return n
 }
 
 // DefaultUserAgent is the User-Agent sent when the config sets none.
