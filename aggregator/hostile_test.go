@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -361,22 +360,11 @@ func TestHostileWeb(t *testing.T) {
 		},
 	}
 
-	db, err := storage.Open(filepath.Join(t.TempDir(), "tributary.db"), storage.Options{Now: func() time.Time { return hostileNow }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	matcher, err := aggregator.NewTopicMatcher(nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	poller := aggregator.NewPoller(aggregator.PollerOptions{
-		Store:       db,
-		Fetcher:     aggregator.NewFetcher(aggregator.FetcherOptions{Timeout: hostileTimeout, MaxBodyBytes: hostileMaxBody}),
-		Matcher:     matcher,
-		Concurrency: len(tests) + 1,
-		Now:         func() time.Time { return hostileNow },
-		NextPoll:    func(_ aggregator.Source, after time.Time) time.Time { return after.Add(time.Hour) },
+	db := openStore(t)
+	poller := newTestPoller(t, db, nil, func(o *aggregator.PollerOptions) {
+		o.Fetcher = aggregator.NewFetcher(aggregator.FetcherOptions{Timeout: hostileTimeout, MaxBodyBytes: hostileMaxBody})
+		o.Concurrency = len(tests) + 1
+		o.Now = func() time.Time { return hostileNow }
 	})
 
 	good := httptest.NewServer(serve("application/rss+xml", hostileRSS(

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"runtime"
 	"runtime/metrics"
 	"strings"
@@ -16,7 +15,6 @@ import (
 	"time"
 
 	"github.com/tributary-news/tributary/aggregator"
-	"github.com/tributary-news/tributary/storage"
 )
 
 // memorySampler records the high-water mark of the heap while it runs:
@@ -109,20 +107,8 @@ func TestPollMemoryBounded(t *testing.T) {
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 
-	db, err := storage.Open(filepath.Join(t.TempDir(), "tributary.db"), storage.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	matcher, err := aggregator.NewTopicMatcher(nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	poller := aggregator.NewPoller(aggregator.PollerOptions{
-		Store:       db,
-		Fetcher:     aggregator.NewFetcher(aggregator.FetcherOptions{Timeout: time.Minute, MaxBodyBytes: maxBody}),
-		Matcher:     matcher,
-		Concurrency: 2,
+	poller := newTestPoller(t, openStore(t), nil, func(o *aggregator.PollerOptions) {
+		o.Fetcher = aggregator.NewFetcher(aggregator.FetcherOptions{Timeout: time.Minute, MaxBodyBytes: maxBody})
 	})
 
 	sampler := startMemorySampler()
