@@ -175,6 +175,19 @@ func DefaultUserAgent(version string) string {
 	return "tributary/" + version + " (+" + ProjectURL + ")"
 }
 
+// checkUniqueName checks a source or topic name's pattern and that no
+// earlier one (whose lines firstLine records) has it.
+func (v *validator) checkUniqueName(p keyPath, kind, name string, firstLine map[string]int) {
+	if !v.checkName(p, name) {
+		return
+	}
+	if first, dup := firstLine[name]; dup {
+		v.errorf(p, "duplicate %s name %q (first at line %d)", kind, name, first)
+		return
+	}
+	firstLine[name] = v.tree.line(p)
+}
+
 // buildSources checks the sources and returns the tags they use.
 func (v *validator) buildSources(c *Config, raws []rawSource) map[string]bool {
 	tags := map[string]bool{}
@@ -185,14 +198,7 @@ func (v *validator) buildSources(c *Config, raws []rawSource) map[string]bool {
 			Name:  strings.TrimSpace(raw.Name),
 			Title: strings.TrimSpace(raw.Title),
 		}
-		if v.checkName(at(p, "name"), s.Name) {
-			np := at(p, "name")
-			if first, dup := firstLine[s.Name]; dup {
-				v.errorf(np, "duplicate source name %q (first at line %d)", s.Name, first)
-			} else {
-				firstLine[s.Name] = v.tree.line(np)
-			}
-		}
+		v.checkUniqueName(at(p, "name"), "source", s.Name, firstLine)
 		s.URL = v.checkSourceURL(at(p, "url"), strings.TrimSpace(raw.URL))
 		s.Backlog = c.Backlog
 		if raw.Backlog != nil {
@@ -240,14 +246,7 @@ func (v *validator) buildTopics(c *Config, raws []rawTopic, tags map[string]bool
 			Title: strings.TrimSpace(raw.Title),
 			Query: strings.TrimSpace(raw.Query),
 		}
-		if v.checkName(at(p, "name"), t.Name) {
-			np := at(p, "name")
-			if first, dup := firstLine[t.Name]; dup {
-				v.errorf(np, "duplicate topic name %q (first at line %d)", t.Name, first)
-			} else {
-				firstLine[t.Name] = v.tree.line(np)
-			}
-		}
+		v.checkUniqueName(at(p, "name"), "topic", t.Name, firstLine)
 		if t.Title == "" {
 			t.Title = t.Name
 		}
