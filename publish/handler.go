@@ -175,20 +175,24 @@ func (h *Handler) serveMetrics(w http.ResponseWriter, r *http.Request) {
 	in.metrics.ServeHTTP(w, r)
 }
 
-// Invalidate drops the cached renders of the named topics, or of every
-// topic when none is named. Call it after storing items.
+// Invalidate drops the cached renders of the named topics; naming none
+// drops nothing, so a poll that changed no topic can pass its empty list.
+// Call it after storing items.
 func (h *Handler) Invalidate(topics ...string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if len(topics) == 0 {
-		clear(h.cache)
-		return
-	}
 	for _, t := range topics {
 		for _, f := range formats() {
 			delete(h.cache, cacheKey{topic: t, format: f.name})
 		}
 	}
+}
+
+// InvalidateAll drops the cached renders of every topic.
+func (h *Handler) InvalidateAll() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	clear(h.cache)
 }
 
 // SetConfig swaps the configuration in and drops every cached render.

@@ -227,6 +227,11 @@ func TestRenderOnceUntilInvalidate(t *testing.T) {
 		t.Fatalf("%d renders for 120 requests in 3 formats, want 3", got)
 	}
 
+	h.Invalidate() // a poll that changed no topic: no effect
+	get(t, h, "GET", "/topics/tech.rss", nil)
+	if got := store.itemCalls("tech"); got != 3 {
+		t.Fatalf("Invalidate() with no topics re-rendered tech: %d renders", got)
+	}
 	h.Invalidate("everything") // another topic: no effect on tech
 	get(t, h, "GET", "/topics/tech.rss", nil)
 	if got := store.itemCalls("tech"); got != 3 {
@@ -239,10 +244,10 @@ func TestRenderOnceUntilInvalidate(t *testing.T) {
 	if got := store.itemCalls("tech"); got != 4 {
 		t.Fatalf("%d renders after Invalidate(tech), want 4", got)
 	}
-	h.Invalidate()
+	h.InvalidateAll()
 	get(t, h, "GET", "/topics/tech.rss", nil)
 	if got := store.itemCalls("tech"); got != 5 {
-		t.Fatalf("%d renders after Invalidate(), want 5", got)
+		t.Fatalf("%d renders after InvalidateAll(), want 5", got)
 	}
 	h.SetConfig(testConfig(testBaseURL))
 	get(t, h, "GET", "/topics/tech.rss", nil)
@@ -374,7 +379,7 @@ func TestConcurrentInvalidate(t *testing.T) {
 			store.setItems("tech", items)
 			h.Invalidate("tech", "everything")
 		case 2:
-			h.Invalidate()
+			h.InvalidateAll()
 		case 3:
 			h.SetConfig(testConfig(testBaseURL))
 		}
@@ -433,7 +438,7 @@ func TestEmptyFeedIsStable(t *testing.T) {
 	h := newTestHandler(t, store, testConfig(testBaseURL))
 	for _, f := range formats() {
 		first := get(t, h, "GET", "/topics/empty."+f.ext, nil)
-		h.Invalidate()
+		h.InvalidateAll()
 		second := get(t, h, "GET", "/topics/empty."+f.ext, nil)
 		if first.Header().Get("ETag") != second.Header().Get("ETag") {
 			t.Errorf("%s: empty feed ETag changed between renders", f.name)

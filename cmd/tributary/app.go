@@ -168,14 +168,6 @@ func sourceLabels(sources []aggregator.Source) []string {
 	return names
 }
 
-// invalidate drops the cached feeds of the topics a poll or prune changed
-// (Handler.Invalidate with no names would drop them all).
-func (a *App) invalidate(topics []string) {
-	if len(topics) > 0 {
-		a.Handler.Invalidate(topics...)
-	}
-}
-
 // Config is the config in force.
 func (a *App) Config() *configs.Config {
 	a.mu.Lock()
@@ -260,7 +252,7 @@ func (a *App) PollAll(ctx context.Context, sources []aggregator.Source, report f
 	go func() { wg.Wait(); close(results) }()
 	for res := range results {
 		a.Metrics.ObservePoll(res)
-		a.invalidate(res.ChangedTopics)
+		a.Handler.Invalidate(res.ChangedTopics...)
 		report(res)
 	}
 }
@@ -293,14 +285,14 @@ func (a *App) startScheduler(pollCtx context.Context) (stop func() error) {
 		PollContext: pollCtx,
 		OnPolled: func(res aggregator.PollResult) {
 			a.Metrics.ObservePoll(res)
-			a.invalidate(res.ChangedTopics)
+			a.Handler.Invalidate(res.ChangedTopics...)
 			if a.polls != nil {
 				a.Systemd.Notifier.Status(a.polls.Record(res))
 			}
 		},
 		OnPruned: func(res aggregator.PruneResult) {
 			a.Metrics.ObservePrune(res)
-			a.invalidate(res.ChangedTopics)
+			a.Handler.Invalidate(res.ChangedTopics...)
 		},
 		Logger: a.Logger,
 	})
