@@ -90,6 +90,21 @@ type Item struct {
 	// Keys are what the story indexes look the item up by, computed by
 	// StoryMerger; empty keys are not indexed.
 	Keys StoryKeys
+	// Tokens are what the merge rules compare of the item, computed by
+	// StoryMerger with Keys and stored with it, so that an item found as a
+	// candidate later is compared without parsing its HTML again. Nil for
+	// an item stored before they were kept.
+	Tokens *StoryTokens
+}
+
+// StoryTokens are an item's title and lede reduced to content tokens
+// (folded, stemmed, stopwords dropped), in text order, and those of them
+// that name something (numbers, proper names).
+type StoryTokens struct {
+	Title      []string
+	TitleNamed []string
+	Lede       []string
+	LedeNamed  []string
 }
 
 // SortTime is the time an item sorts by in topic feeds and ages by in

@@ -120,6 +120,15 @@ func (m *TopicMatcher) Match(it *Item) []string {
 	if m.isBacklog(it) {
 		return nil
 	}
+	return m.MatchText(it)
+}
+
+// MatchText returns the names of the topics whose query matches the item
+// and whose sources include its source, in config order: Match without
+// the backlog rule, which depends on when the item is first seen. A
+// poller matches a feed's items before the store's transaction and
+// applies the rule inside it with Admit.
+func (m *TopicMatcher) MatchText(it *Item) []string {
 	var names []string
 	var doc *query.Document
 	tags := m.sourceTags[it.Source]
@@ -136,6 +145,15 @@ func (m *TopicMatcher) Match(it *Item) []string {
 		}
 	}
 	return names
+}
+
+// Admit returns the topics (from MatchText) the item enters: none when it
+// is backlog.
+func (m *TopicMatcher) Admit(it *Item, topics []string) []string {
+	if m.isBacklog(it) {
+		return nil
+	}
+	return topics
 }
 
 // Memberships describes every topic for Store.SyncTopics.

@@ -272,13 +272,30 @@ func (p *Poller) poll(ctx context.Context, src Source, now, firedAt time.Time, l
 	state.BodyHash = bodyHash
 	state.MinInterval = min(max(feed.PollHint, fetched.MaxAge), maxHint)
 	state.NextPoll = p.nextPoll(src, base, state.MinInterval)
+	matcher, merger := p.matcher.Load(), p.merger.Load()
+	items := NormaliseItems(src.Name, feed, p.opts.MaxItems)
+	// What needs no stored data is done here, concurrently with other
+	// polls, so that the store's write transaction (one at a time) holds
+	// only lookups, comparisons and writes.
+	for i := range items {
+		if err := ctx.Err(); err != nil {
+			res.Err = err
+			return res
+		}
+		if matcher != nil {
+			items[i].Topics = matcher.MatchText(&items[i])
+		}
+		if merger != nil {
+			merger.Prepare(&items[i])
+		}
+	}
 	update := FeedUpdate{
 		Source:    src.Name,
 		State:     state,
-		Items:     NormaliseItems(src.Name, feed, p.opts.MaxItems),
-		Reconcile: p.reconciler(now, p.matcher.Load()),
+		Items:     items,
+		Reconcile: p.reconciler(now, matcher),
 	}
-	if merger := p.merger.Load(); merger != nil {
+	if merger != nil {
 		update.Cluster = merger.Cluster
 	}
 	saved, err := p.opts.Store.SaveFeed(ctx, update)
@@ -351,9 +368,10 @@ func maxTime(a, b time.Time) time.Time {
 }
 
 // reconciler is the dedup rule applied inside the store's transaction: a
-// new item gets its first-seen time and topics; a stored item is rewritten
-// only when its source changed it, keeping its id, first-seen and (when
-// the feed gives none) published time.
+// new item gets its first-seen time and enters the topics its text
+// matched (incoming Topics, from MatchText) unless it is backlog; a stored
+// item is rewritten only when its source changed it, keeping its id,
+// first-seen and (when the feed gives none) published time.
 func (p *Poller) reconciler(now time.Time, matcher *TopicMatcher) func(stored, incoming *Item) bool {
 	return func(stored, in *Item) bool {
 		dateKnown := !in.Published.IsZero() && !in.Published.After(now.Add(futureSlack))
@@ -370,7 +388,7 @@ func (p *Poller) reconciler(now time.Time, matcher *TopicMatcher) func(stored, i
 			if in.Updated.IsZero() || in.Updated.Before(in.Published) || in.Updated.After(now.Add(futureSlack)) {
 				in.Updated = in.Published
 			}
-			in.Topics = matchTopics(matcher, in)
+			in.Topics = admitTopics(matcher, in)
 			return true
 		}
 		if stored.Hash == in.Hash {
@@ -381,16 +399,16 @@ func (p *Poller) reconciler(now time.Time, matcher *TopicMatcher) func(stored, i
 		}
 		in.FirstSeen = stored.FirstSeen
 		in.Updated = now
-		in.Topics = matchTopics(matcher, in)
+		in.Topics = admitTopics(matcher, in)
 		return true
 	}
 }
 
-func matchTopics(m *TopicMatcher, it *Item) []string {
+func admitTopics(m *TopicMatcher, it *Item) []string {
 	if m == nil {
 		return nil
 	}
-	return m.Match(it)
+	return m.Admit(it, it.Topics)
 }
 
 func hashBody(body []byte) string {

@@ -383,19 +383,55 @@ func setOf(tokens []string) map[string]bool {
 // newStoryDoc prepares an item for comparison; names are its source's name
 // and title.
 func newStoryDoc(it *Item, names []string) *storyDoc {
-	d := &storyDoc{source: it.Source}
-	d.title, d.key = namedTokens(stripOutlet(it.Title, names), 64)
-	d.titleSet = setOf(d.title)
+	return docOf(it.Source, storyTokens(it, names))
+}
+
+// storyTokens reduces an item to what the merge rules compare: the tokens
+// of its title (outlet name stripped) and of its lede (the summary, else
+// the content).
+func storyTokens(it *Item, names []string) *StoryTokens {
+	t := &StoryTokens{}
+	var named map[string]bool
+	t.Title, named = namedTokens(stripOutlet(it.Title, names), 64)
+	t.TitleNamed = sortedSet(named)
 	body := query.HTMLText(it.Summary)
 	if strings.TrimSpace(body) == "" {
 		body = query.HTMLText(it.Content)
 	}
-	lede, ledeKey := namedTokens(body, ledeTokens)
-	d.lede, d.ledeKey = setOf(lede), ledeKey
-	d.seq = [][]string{d.title, lede}
-	d.text = setOf(d.title)
-	for t := range d.lede {
-		d.text[t] = true
+	t.Lede, named = namedTokens(body, ledeTokens)
+	t.LedeNamed = sortedSet(named)
+	return t
+}
+
+func sortedSet(m map[string]bool) []string {
+	if len(m) == 0 {
+		return nil
+	}
+	out := make([]string, 0, len(m))
+	for t := range m {
+		out = append(out, t)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// docOf builds the comparison document of stored tokens.
+func docOf(source string, t *StoryTokens) *storyDoc {
+	d := &storyDoc{
+		source:   source,
+		title:    t.Title,
+		titleSet: setOf(t.Title),
+		key:      setOf(t.TitleNamed),
+		lede:     setOf(t.Lede),
+		ledeKey:  setOf(t.LedeNamed),
+		seq:      [][]string{t.Title, t.Lede},
+		text:     make(map[string]bool, len(t.Title)+len(t.Lede)),
+	}
+	for _, tok := range t.Title {
+		d.text[tok] = true
+	}
+	for _, tok := range t.Lede {
+		d.text[tok] = true
 	}
 	return d
 }
@@ -618,10 +654,17 @@ type storyDocCache struct {
 }
 
 // doc returns the comparison document of it, built at most once per
-// version of the item (its ID and content hash).
+// version of the item (its ID and content hash): from its stored tokens
+// when it has them, else from its text.
 func (c *storyDocCache) doc(it *Item, names []string) *storyDoc {
-	if c == nil {
+	build := func() *storyDoc {
+		if it.Tokens != nil {
+			return docOf(it.Source, it.Tokens)
+		}
 		return newStoryDoc(it, names)
+	}
+	if c == nil {
+		return build()
 	}
 	key := it.ID + "\x00" + it.Hash
 	c.mu.Lock()
@@ -630,7 +673,7 @@ func (c *storyDocCache) doc(it *Item, names []string) *storyDoc {
 	if ok {
 		return d
 	}
-	d = newStoryDoc(it, names)
+	d = build()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.docs[key]; ok {
@@ -660,14 +703,25 @@ func NewStoryMerger(sources []Source) *StoryMerger {
 	return m
 }
 
-// candidateDoc is the comparison document of an earlier item found by a
-// lookup.
+// candidateDoc is the comparison document of an item: an earlier one
+// found by a lookup, or the incoming one.
 func (m *StoryMerger) candidateDoc(c *Item) *storyDoc {
 	var cache *storyDocCache
 	if m != nil {
 		cache = m.docs
 	}
 	return cache.doc(c, m.sourceNames(c.Source))
+}
+
+// Prepare computes an item's story tokens and keys: the part of Cluster
+// that needs no lookups and most of its cost. A poller prepares a feed's
+// items before the store's write transaction, in parallel with other
+// polls, so that the transaction holds only lookups and comparisons;
+// Cluster prepares an item that was not.
+func (m *StoryMerger) Prepare(it *Item) {
+	names := m.sourceNames(it.Source)
+	it.Tokens = storyTokens(it, names)
+	it.Keys = storyKeys(it, m.candidateDoc(it), names)
 }
 
 func (m *StoryMerger) sourceNames(source string) []string {
@@ -698,16 +752,18 @@ func (m *StoryMerger) Keys(it *Item) StoryKeys {
 	return StoryKeysOf(it, m.sourceNames(it.Source)...)
 }
 
-// Cluster sets it.Keys and, for a new item (empty StoryID), its story:
+// Cluster sets it.Keys and it.Tokens (unless Prepare did) and, for a new
+// item (empty StoryID), its story:
 // every rule is tried against every candidate the indexes find, and the
 // item joins the stories of all the items it matches. With none it founds
 // a story with its own ID; with several, StoryID is the one whose earliest
 // member is earliest (ties: the lower id), MergedBy the rule that matched
 // it, and MergeStories the others, sorted, for storage to absorb.
 func (m *StoryMerger) Cluster(it *Item, lookup StoryLookup) error {
-	names := m.sourceNames(it.Source)
-	doc := newStoryDoc(it, names)
-	it.Keys = storyKeys(it, doc, names)
+	if it.Tokens == nil {
+		m.Prepare(it)
+	}
+	doc := m.candidateDoc(it)
 	it.MergeStories = nil
 	if it.StoryID != "" {
 		return nil

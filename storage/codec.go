@@ -16,6 +16,10 @@ import (
 // the domain types so renaming a Go field never silently changes the format.
 const codecJSON byte = 1
 
+// Version 2 is the binary codec of items (itemcodec.go); other records
+// stay JSON, which is small and rarely decoded.
+const codecBinary byte = 2
+
 var errEmptyRecord = errors.New("empty record")
 
 type itemRecord struct {
@@ -81,21 +85,37 @@ type stateRecord struct {
 	// storage alone.
 }
 
+// encodeItem encodes an item in the binary codec: items are most of the
+// store and are decoded on every lookup, where JSON cost ten times more.
 func encodeItem(it *aggregator.Item) ([]byte, error) {
-	return encodeRecord(itemRecord{
-		ID: it.ID, Source: it.Source, Identity: it.Identity,
-		Link: it.Link, Title: it.Title, Summary: it.Summary, Content: it.Content,
-		Authors: it.Authors, Categories: it.Categories,
-		Published: it.Published, Updated: it.Updated, FirstSeen: it.FirstSeen,
-		Hash: it.Hash, Topics: it.Topics,
-		StoryID: it.StoryID, MergedBy: it.MergedBy,
-		Keys: keyRecord{Link: it.Keys.Link, Title: it.Keys.Title, Bands: it.Keys.Bands},
-	})
+	b, err := appendItem(make([]byte, 0, 512+len(it.Summary)+len(it.Content)), it)
+	if err != nil {
+		return nil, fmt.Errorf("encode item: %w", err)
+	}
+	return b, nil
 }
 
 // decodeItem decodes b into a fresh Item; nothing in the result aliases b,
 // so it may outlive the transaction b came from.
-func decodeItem(b []byte) (aggregator.Item, error) {
+func decodeItem(b []byte) (aggregator.Item, error) { return decodeItemPart(b, true) }
+
+// decodeItemHead decodes b like decodeItem but without its Summary and
+// Content where the record allows skipping them (records of the JSON codec
+// are decoded whole). It is for code that needs the item's ids, dates,
+// keys and tokens only.
+func decodeItemHead(b []byte) (aggregator.Item, error) { return decodeItemPart(b, false) }
+
+func decodeItemPart(b []byte, body bool) (aggregator.Item, error) {
+	if len(b) == 0 {
+		return aggregator.Item{}, fmt.Errorf("decode record: %w", errEmptyRecord)
+	}
+	if b[0] == codecBinary {
+		it, err := readItem(b[1:], body)
+		if err != nil {
+			return aggregator.Item{}, fmt.Errorf("decode record: %w", err)
+		}
+		return it, nil
+	}
 	var r itemRecord
 	if err := decodeRecord(b, &r); err != nil {
 		return aggregator.Item{}, err

@@ -12,13 +12,20 @@ import (
 )
 
 // SaveFeed stores a polled feed's items and the source's state in one write
-// transaction: if any item fails, nothing of the feed is stored.
+// transaction: if any item fails, nothing of the feed is stored. It returns
+// once the transaction is committed and synced to disk.
+//
+// Feeds saved concurrently share a transaction (a group commit: bbolt's
+// Batch): each commit writes every B+tree page it dirtied and syncs, so
+// one commit for several feeds writes and syncs far less than one each.
+// If one feed fails, the others are saved again without it, so its
+// function may run more than once; it starts from update each time.
 func (db *DB) SaveFeed(ctx context.Context, update aggregator.FeedUpdate) (aggregator.SaveResult, error) {
 	if err := ctx.Err(); err != nil {
 		return aggregator.SaveResult{}, fmt.Errorf("storage: save feed %q: %w", update.Source, err)
 	}
 	var res aggregator.SaveResult
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
+	err := db.bolt.Batch(func(tx *bolt.Tx) error {
 		res = aggregator.SaveResult{}
 		return saveFeed(ctx, tx, &update, &res)
 	})
@@ -64,7 +71,8 @@ func saveFeed(ctx context.Context, tx *bolt.Tx, update *aggregator.FeedUpdate, r
 		}
 		var stored *aggregator.Item
 		if b := items.Get(key); b != nil {
-			it, err := decodeItem(b)
+			// Reconciling and re-indexing need no HTML of the old version.
+			it, err := decodeItemHead(b)
 			if err != nil {
 				return fmt.Errorf("item %q: %w", incoming.ID, err)
 			}
@@ -127,7 +135,7 @@ func cluster(tx *bolt.Tx, update *aggregator.FeedUpdate, stored, it *aggregator.
 	}
 	if update.Cluster == nil {
 		if stored != nil {
-			it.Keys = stored.Keys
+			it.Keys, it.Tokens = stored.Keys, stored.Tokens
 		} else {
 			it.StoryID, it.Keys = it.ID, aggregator.StoryKeys{}
 		}
@@ -221,7 +229,7 @@ func deleteItem(tx *bolt.Tx, key []byte, changed map[string]struct{}) (bool, err
 	if b == nil {
 		return false, nil
 	}
-	it, err := decodeItem(b)
+	it, err := decodeItemHead(b)
 	if err != nil {
 		return false, err
 	}

@@ -2,6 +2,8 @@ package storage
 
 import (
 	"bytes"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -40,8 +42,12 @@ func TestCodec(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b[0] != codecJSON {
+	if b[0] != codecBinary {
 		t.Errorf("version byte = %d", b[0])
+	}
+	v1, err := encodeRecord(itemRecord{ID: "x", Source: "s", Title: "T", Published: it.Published})
+	if err != nil {
+		t.Fatal(err)
 	}
 	tests := []struct {
 		name string
@@ -49,9 +55,12 @@ func TestCodec(t *testing.T) {
 		want string // error substring; "" means success
 	}{
 		{"valid", b, ""},
+		{"valid version 1 (JSON)", v1, ""},
 		{"empty", nil, "empty record"},
 		{"unknown version", append([]byte{9}, b[1:]...), "unknown codec version 9"},
 		{"corrupt", b[:len(b)-3], "decode record"},
+		{"corrupt version 1", v1[:len(v1)-3], "decode record"},
+		{"trailing bytes", append(slices.Clone(b), 0), "trailing bytes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -65,5 +74,64 @@ func TestCodec(t *testing.T) {
 				t.Errorf("error = %v, want %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestItemCodecRoundTrip encodes items with every field set (and with
+// none) and checks they decode equal, zones included; and that every
+// truncation of the record is an error, never a panic or a wrong item.
+func TestItemCodecRoundTrip(t *testing.T) {
+	paris := time.FixedZone("", 3600)
+	full := aggregator.Item{
+		ID: "urn:uuid:1", Source: "wire", Identity: "guid-1",
+		Link: "https://example.org/a?x=1", Title: "Forum opens — “quotes” & <tags>",
+		Summary: "<p>lede</p>", Content: strings.Repeat("<p>body é 中文</p>", 300),
+		Authors: []string{"A", "B"}, Categories: []string{"World"},
+		Published: time.Date(2026, 11, 27, 10, 0, 0, 123, paris),
+		Updated:   time.Date(2026, 11, 27, 11, 0, 0, 0, time.UTC),
+		FirstSeen: time.Date(2026, 11, 27, 12, 0, 0, 0, time.FixedZone("", -5*3600-1800)),
+		Hash:      "abc", Topics: []string{"hr", "un"}, StoryID: "urn:uuid:0", MergedBy: "near",
+		Keys: aggregator.StoryKeys{Link: "example.org/a", Title: "forum opens", Bands: []uint64{1, 1 << 63, 42}},
+		Tokens: &aggregator.StoryTokens{
+			Title: []string{"forum", "open"}, TitleNamed: []string{"forum"},
+			Lede: []string{"lede", "forum", "lede"}, LedeNamed: nil,
+		},
+	}
+	for _, in := range []aggregator.Item{full, {ID: "y", Source: "s"}} {
+		b, err := encodeItem(&in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := decodeItem(b)
+		if err != nil {
+			t.Fatalf("decode %q: %v", in.ID, err)
+		}
+		for _, p := range []struct{ got, want time.Time }{
+			{got.Published, in.Published}, {got.Updated, in.Updated}, {got.FirstSeen, in.FirstSeen},
+		} {
+			_, gotOff := p.got.Zone()
+			_, wantOff := p.want.Zone()
+			if !p.got.Equal(p.want) || gotOff != wantOff {
+				t.Errorf("time %v decoded as %v", p.want, p.got)
+			}
+		}
+		got.Published, got.Updated, got.FirstSeen = in.Published, in.Updated, in.FirstSeen
+		if !reflect.DeepEqual(got, in) {
+			t.Errorf("round trip of %q:\n got %+v\nwant %+v", in.ID, got, in)
+		}
+		head, err := decodeItemHead(b)
+		if err != nil {
+			t.Fatalf("decode head of %q: %v", in.ID, err)
+		}
+		got.Summary, got.Content = "", ""
+		head.Published, head.Updated, head.FirstSeen = in.Published, in.Updated, in.FirstSeen
+		if !reflect.DeepEqual(head, got) {
+			t.Errorf("head of %q:\n got %+v\nwant %+v", in.ID, head, got)
+		}
+		for n := 1; n < len(b); n++ {
+			if _, err := decodeItem(b[:n]); err == nil {
+				t.Fatalf("%q cut to %d of %d bytes decoded without error", in.ID, n, len(b))
+			}
+		}
 	}
 }

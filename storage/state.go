@@ -27,7 +27,9 @@ func (db *DB) SourceState(ctx context.Context, source string) (aggregator.Source
 }
 
 // SaveState stores a source's state alone. ItemCount is ignored: storage
-// keeps the count.
+// keeps the count. Like SaveFeed it shares its commit with concurrent
+// saves: a round of polls that all answer 304 syncs a few times, not once
+// per source.
 func (db *DB) SaveState(ctx context.Context, state aggregator.SourceState) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("storage: save state %q: %w", state.Source, err)
@@ -35,7 +37,7 @@ func (db *DB) SaveState(ctx context.Context, state aggregator.SourceState) error
 	if state.Source == "" {
 		return fmt.Errorf("storage: save state: empty source name")
 	}
-	err := db.bolt.Update(func(tx *bolt.Tx) error { return putState(tx, &state) })
+	err := db.bolt.Batch(func(tx *bolt.Tx) error { return putState(tx, &state) })
 	if err != nil {
 		return fmt.Errorf("storage: save state %q: %w", state.Source, err)
 	}

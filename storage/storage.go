@@ -72,7 +72,16 @@ type Options struct {
 	// ReadOnly opens an existing database for reading only (a shared lock:
 	// readers do not exclude each other, but a writer excludes them).
 	ReadOnly bool
+	// Writers is how many goroutines save feeds and states at once (the
+	// poller's concurrency). A group commit starts as soon as that many
+	// saves wait for it, else after maxCommitDelay. Default 1: every save
+	// commits at once, alone unless others are already waiting.
+	Writers int
 }
+
+// maxCommitDelay is the longest a save waits for others to share its
+// commit.
+const maxCommitDelay = 5 * time.Millisecond
 
 // DB is an open tributary database. It is safe for concurrent use.
 type DB struct {
@@ -125,6 +134,7 @@ func Open(path string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("storage: open %s: %w", path, err)
 	}
+	bdb.MaxBatchSize, bdb.MaxBatchDelay = max(opts.Writers, 1), maxCommitDelay
 	schema := bdb.Update
 	if opts.ReadOnly {
 		schema = bdb.View

@@ -334,7 +334,12 @@ func (l *txLookup) items(keys [][]byte) ([]aggregator.Item, error) {
 		if v == nil {
 			return nil, fmt.Errorf("story index names missing item %q", k)
 		}
-		it, err := decodeItem(v)
+		// A candidate is compared by its stored tokens; only an item
+		// stored before tokens were kept needs its HTML.
+		it, err := decodeItemHead(v)
+		if err == nil && it.Tokens == nil {
+			it, err = decodeItem(v)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("item %q: %w", k, err)
 		}

@@ -1,0 +1,131 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tributary-news/tributary/aggregator"
+)
+
+// TestConcurrentSavesShareCommit saves feeds from many goroutines at once,
+// as the poller does, one of them invalid: the others are all stored in
+// full, the invalid one not at all, and each caller gets its own result.
+func TestConcurrentSavesShareCommit(t *testing.T) {
+	const writers = 8
+	db := openAt(t, filepath.Join(t.TempDir(), "tributary.db"), Options{Now: func() time.Time { return t0 }, Writers: writers})
+	ctx := context.Background()
+
+	type outcome struct {
+		res aggregator.SaveResult
+		err error
+	}
+	out := make([]outcome, writers)
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			var items []aggregator.Item
+			for i := range 5 {
+				items = append(items, mkItem(fmt.Sprintf("w%d-%d", w, i), t0.Add(-time.Duration(i)*time.Hour), "h"))
+			}
+			if w == 3 {
+				items[4].ID = "" // invalid: the whole feed must fail
+			}
+			res, err := db.SaveFeed(ctx, feed(fmt.Sprintf("src%d", w), items...))
+			if err == nil {
+				err = db.SaveState(ctx, aggregator.SourceState{Source: fmt.Sprintf("src%d", w), ETag: "after"})
+			}
+			out[w] = outcome{res, err}
+		})
+	}
+	wg.Wait()
+
+	for w, o := range out {
+		src := fmt.Sprintf("src%d", w)
+		st, err := db.SourceState(ctx, src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w == 3 {
+			if o.err == nil || !strings.Contains(o.err.Error(), "empty ID") {
+				t.Errorf("invalid feed: err = %v, want the empty ID error", o.err)
+			}
+			if st.ItemCount != 0 || st.LastStatus != 0 {
+				t.Errorf("invalid feed left something: %+v", st)
+			}
+			continue
+		}
+		if o.err != nil {
+			t.Errorf("%s: %v", src, o.err)
+			continue
+		}
+		if o.res.New != 5 {
+			t.Errorf("%s: New = %d, want 5 (a result shared or lost between feeds?)", src, o.res.New)
+		}
+		if st.ItemCount != 5 || st.ETag != "after" {
+			t.Errorf("%s: stored state %+v, want 5 items and the later ETag", src, st)
+		}
+		for i := range 5 {
+			if _, err := db.Item(ctx, src, fmt.Sprintf("w%d-%d", w, i)); err != nil {
+				t.Errorf("%s: %v", src, err)
+			}
+		}
+	}
+}
+
+// TestCandidateWithoutTokens checks that an item stored before story
+// tokens were kept (Tokens nil, as in records written by older versions)
+// is still compared by its text when it turns up as a candidate. The
+// titles differ, so only the near-duplicate rule, which needs the old
+// item's lede, can merge them.
+func TestCandidateWithoutTokens(t *testing.T) {
+	db := openTestDB(t)
+	ctx := context.Background()
+	m := aggregator.NewStoryMerger([]aggregator.Source{
+		{Name: "wire", Title: "World Wire"}, {Name: "post", Title: "Morning Post"},
+	})
+	const lede = "<p>The United Nations forum on business and human rights opened in Geneva on Monday, " +
+		"with 2,000 delegates from 140 countries discussing forced labour in supply chains.</p>"
+	old := aggregator.Item{
+		ID: "urn:old", Identity: "a", Link: "https://wire.example/a",
+		Title: "UN human rights forum opens in Geneva", Summary: lede, Hash: "h1",
+		Published: t0.Add(-time.Hour),
+	}
+	up := feed("wire", old)
+	up.Cluster = func(it *aggregator.Item, l aggregator.StoryLookup) error {
+		err := m.Cluster(it, l)
+		it.Tokens = nil // stored as an older version would have
+		return err
+	}
+	if _, err := db.SaveFeed(ctx, up); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := db.Item(ctx, "wire", "urn:old"); err != nil || got.Tokens != nil || len(got.Keys.Bands) == 0 {
+		t.Fatalf("stored %+v, %v: want keys without tokens", got, err)
+	}
+
+	copyOf := aggregator.Item{
+		ID: "urn:new", Identity: "b", Link: "https://post.example/b",
+		Title: "Geneva: 2,000 delegates at UN forum on business and human rights", Summary: lede, Hash: "h2",
+		Published: t0,
+	}
+	up = feed("post", copyOf)
+	// A new merger, as after a restart: none of its cached documents.
+	up.Cluster = aggregator.NewStoryMerger([]aggregator.Source{
+		{Name: "wire", Title: "World Wire"}, {Name: "post", Title: "Morning Post"},
+	}).Cluster
+	if _, err := db.SaveFeed(ctx, up); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.Item(ctx, "post", "urn:new")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.StoryID != "urn:old" || got.Tokens == nil {
+		t.Errorf("copy stored in story %q (tokens %v), want story urn:old with tokens", got.StoryID, got.Tokens)
+	}
+}
