@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/tributary-news/tributary/aggregator"
@@ -75,8 +76,16 @@ func cmdPoll(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var cf commonFlags
 	fs := newFlagSet("poll", stderr, &cf)
 	only := fs.String("source", "", "poll only the source of this name")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the poll to this `file` (for go tool pprof)")
 	if err := parseFlags(fs, &cf, args); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		stopProfile, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stopProfile()
 	}
 	logger, cfg, err := cf.load(stderr)
 	if err != nil {
@@ -129,6 +138,23 @@ func cmdPoll(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	fmt.Fprintln(stdout)
 	return app.Close()
+}
+
+// startCPUProfile profiles the process into path until the returned
+// function is called.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 // cmdCheck is `tributary check`: the config is loaded exactly as run loads it.
