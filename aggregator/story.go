@@ -325,7 +325,8 @@ func appendTokens(dst []string, words []string, noSpace []bool) []string {
 // those of them that name something: numbers, and words written with a
 // capital letter other than at the start of a sentence (all of them in a
 // headline written in Title Case, where capitals say nothing).
-func namedTokens(text string, limit int) (tokens []string, key map[string]bool) {
+// splitter is reused across the fields of the text.
+func namedTokens(splitter *query.WordSplitter, text string, limit int) (tokens []string, key map[string]bool) {
 	key = map[string]bool{}
 	type field struct {
 		tokens []string
@@ -337,7 +338,7 @@ func namedTokens(text string, limit int) (tokens []string, key map[string]bool) 
 	for _, f := range strings.FieldsFunc(text, func(r rune) bool {
 		return unicode.IsSpace(r) || r == '-' || r == '–' || r == '—' || r == '/' || r == ','
 	}) {
-		ws, ns := query.Words(f)
+		ws, ns := splitter.Words(f)
 		toks := appendTokens(nil, ws, ns)
 		sentenceStart := start
 		start = strings.ContainsAny(f[len(f)-1:], ".!?:")
@@ -391,14 +392,15 @@ func newStoryDoc(it *Item, names []string) *storyDoc {
 // the content).
 func storyTokens(it *Item, names []string) *StoryTokens {
 	t := &StoryTokens{}
+	var splitter query.WordSplitter
 	var named map[string]bool
-	t.Title, named = namedTokens(stripOutlet(it.Title, names), 64)
+	t.Title, named = namedTokens(&splitter, stripOutlet(it.Title, names), 64)
 	t.TitleNamed = sortedSet(named)
 	body := query.HTMLText(it.Summary)
 	if strings.TrimSpace(body) == "" {
 		body = query.HTMLText(it.Content)
 	}
-	t.Lede, named = namedTokens(body, ledeTokens)
+	t.Lede, named = namedTokens(&splitter, body, ledeTokens)
 	t.LedeNamed = sortedSet(named)
 	return t
 }

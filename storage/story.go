@@ -6,8 +6,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/tributary-news/tributary/aggregator"
@@ -381,33 +381,47 @@ func (l *txLookup) ByTitleKey(key string, from, to time.Time) ([]aggregator.Item
 // ByBands implements aggregator.StoryLookup: it counts shared bands over
 // index keys alone and decodes only the items it returns.
 func (l *txLookup) ByBands(bands []uint64, from, to time.Time, minShared, limit int) ([]aggregator.Item, error) {
-	hits := map[string]int{}
+	// Index keys are valid for the whole transaction, so hits keep them
+	// without copying; they are counted by a hash of the item key.
+	type hit struct {
+		key []byte
+		n   int
+	}
+	var hits []hit
+	index := make(map[uint64]int, len(bands)*8)
+	seed := maphash.MakeSeed()
 	b := l.tx.Bucket(bucketStoryBand)
 	for _, band := range bands {
 		var prefix [8]byte
 		binary.BigEndian.PutUint64(prefix[:], band)
-		for _, k := range rangeKeys(b, prefix[:], from, to, maxBandEntries) {
-			hits[string(k)]++
+		eachRangeKey(b, prefix[:], from, to, maxBandEntries, func(k []byte) {
+			h := maphash.Bytes(seed, k)
+			if i, ok := index[h]; ok && bytes.Equal(hits[i].key, k) {
+				hits[i].n++
+				return
+			}
+			index[h] = len(hits)
+			hits = append(hits, hit{k, 1})
+		})
+	}
+	shared := hits[:0]
+	for _, h := range hits {
+		if h.n >= minShared {
+			shared = append(shared, h)
 		}
 	}
-	keys := make([]string, 0, len(hits))
-	for k, n := range hits {
-		if n >= minShared {
-			keys = append(keys, k)
+	slices.SortFunc(shared, func(a, b hit) int {
+		if a.n != b.n {
+			return b.n - a.n
 		}
-	}
-	slices.SortFunc(keys, func(a, b string) int {
-		if hits[a] != hits[b] {
-			return hits[b] - hits[a]
-		}
-		return strings.Compare(a, b)
+		return bytes.Compare(a.key, b.key)
 	})
-	if limit > 0 && len(keys) > limit {
-		keys = keys[:limit]
+	if limit > 0 && len(shared) > limit {
+		shared = shared[:limit]
 	}
-	ikeys := make([][]byte, len(keys))
-	for i, k := range keys {
-		ikeys[i] = []byte(k)
+	ikeys := make([][]byte, len(shared))
+	for i, h := range shared {
+		ikeys[i] = h.key
 	}
 	return l.items(ikeys)
 }
@@ -415,8 +429,17 @@ func (l *txLookup) ByBands(bands []uint64, from, to time.Time, minShared, limit 
 // rangeKeys returns the item keys of the index entries prefix + time key +
 // item key with a time in [from, to], at most limit of them: the latest,
 // walking back from to, so that the cost is bounded by limit however
-// crowded the window is.
+// crowded the window is. They are returned oldest first, copied.
 func rangeKeys(b *bolt.Bucket, prefix []byte, from, to time.Time, limit int) [][]byte {
+	var keys [][]byte
+	eachRangeKey(b, prefix, from, to, limit, func(k []byte) { keys = append(keys, bytes.Clone(k)) })
+	slices.Reverse(keys)
+	return keys
+}
+
+// eachRangeKey calls fn with the item keys rangeKeys returns, latest
+// first, uncopied: each is valid for the life of the transaction.
+func eachRangeKey(b *bolt.Bucket, prefix []byte, from, to time.Time, limit int, fn func(itemKey []byte)) {
 	lo, hi := timeKey(from), timeKey(to)
 	end := append(append(bytes.Clone(prefix), hi[:]...), 0xff)
 	start := append(bytes.Clone(prefix), lo[:]...)
@@ -427,7 +450,7 @@ func rangeKeys(b *bolt.Bucket, prefix []byte, from, to time.Time, limit int) [][
 	} else {
 		k, _ = c.Prev()
 	}
-	var keys [][]byte
+	n := 0
 	for ; k != nil && bytes.HasPrefix(k, prefix) && bytes.Compare(k, start) >= 0; k, _ = c.Prev() {
 		if len(k) <= len(prefix)+timeKeyLen {
 			continue
@@ -436,13 +459,12 @@ func rangeKeys(b *bolt.Bucket, prefix []byte, from, to time.Time, limit int) [][
 		if bytes.Compare(k[len(prefix):len(prefix)+timeKeyLen], hi[:]) > 0 {
 			continue
 		}
-		if limit > 0 && len(keys) >= limit {
+		if limit > 0 && n >= limit {
 			break
 		}
-		keys = append(keys, bytes.Clone(k[len(prefix)+timeKeyLen:]))
+		n++
+		fn(k[len(prefix)+timeKeyLen:])
 	}
-	slices.Reverse(keys)
-	return keys
 }
 
 // readStory assembles a story from its record and its members' items.

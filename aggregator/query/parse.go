@@ -209,7 +209,11 @@ func (l *lexer) phrase(sc scope) (token, error) {
 // splitWords normalises s and splits it into words.
 func splitWords(s string) (words []string, noSpace []bool) {
 	var nz normalizer
-	p := nz.appendNormalized(nil, []byte(s))
+	return appendWords(nil, nil, nz.appendNormalized(nil, []byte(s)))
+}
+
+// appendWords appends the words of normalised text p.
+func appendWords(words []string, noSpace []bool, p []byte) ([]string, []bool) {
 	for i := 0; ; {
 		start, end, class := nextWord(p, i)
 		if start == end {
