@@ -257,16 +257,19 @@ var stopwords = map[string]bool{
 	"up": true, "out": true, "new": true, "also": true, "which": true, "who": true,
 }
 
-// storyDoc is an item prepared for comparison.
+// storyDoc is an item prepared for comparison. Its sets are sorted
+// slices without duplicates: a document is a few small allocations, cheap
+// to build from stored tokens and to keep in a cache, and sets compare by
+// merging.
 type storyDoc struct {
 	source   string
-	title    []string        // content tokens of the title, outlet name stripped
-	titleSet map[string]bool // the same as a set
-	key      map[string]bool // title tokens naming something: numbers, capitalised words
-	lede     map[string]bool // content tokens of the summary (else content), the first ledeTokens
-	ledeKey  map[string]bool // lede tokens naming something
-	text     map[string]bool // title and lede tokens
-	seq      [][]string      // title tokens, then lede tokens, in order: where abbreviations are spelt out
+	title    []string   // content tokens of the title, outlet name stripped
+	titleSet []string   // the same as a set
+	key      []string   // title tokens naming something: numbers, capitalised words
+	lede     []string   // content tokens of the summary (else content), the first ledeTokens, as a set
+	ledeKey  []string   // lede tokens naming something
+	text     []string   // title and lede tokens, as a set
+	seq      [][]string // title tokens, then lede tokens, in order: where abbreviations are spelt out
 }
 
 // stem reduces a folded word to a form its inflections share: common
@@ -326,8 +329,7 @@ func appendTokens(dst []string, words []string, noSpace []bool) []string {
 // capital letter other than at the start of a sentence (all of them in a
 // headline written in Title Case, where capitals say nothing).
 // splitter is reused across the fields of the text.
-func namedTokens(splitter *query.WordSplitter, text string, limit int) (tokens []string, key map[string]bool) {
-	key = map[string]bool{}
+func namedTokens(splitter *query.WordSplitter, text string, limit int) (tokens []string, key []string) {
 	type field struct {
 		tokens []string
 		upper  bool
@@ -363,22 +365,62 @@ func namedTokens(splitter *query.WordSplitter, text string, limit int) (tokens [
 		tokens = append(tokens, f.tokens...)
 		for _, t := range f.tokens {
 			if isNumber(t) || f.upper || titleCase {
-				key[t] = true
+				key = append(key, t)
 			}
 		}
 	}
 	if len(tokens) > limit {
 		tokens = tokens[:limit]
 	}
-	return tokens, key
+	return tokens, setOf(key)
 }
 
-func setOf(tokens []string) map[string]bool {
-	m := make(map[string]bool, len(tokens))
-	for _, t := range tokens {
-		m[t] = true
+// setOf returns the tokens as a set: sorted, without duplicates, in a
+// slice of its own.
+func setOf(tokens []string) []string {
+	if len(tokens) == 0 {
+		return nil
 	}
-	return m
+	return slices.Compact(slices.Sorted(slices.Values(tokens)))
+}
+
+// has reports whether the set holds t.
+func has(set []string, t string) bool {
+	_, ok := slices.BinarySearch(set, t)
+	return ok
+}
+
+// union is the set of the elements of two sets.
+func union(a, b []string) []string {
+	out := make([]string, 0, len(a)+len(b))
+	for len(a) > 0 && len(b) > 0 {
+		switch c := strings.Compare(a[0], b[0]); {
+		case c < 0:
+			out, a = append(out, a[0]), a[1:]
+		case c > 0:
+			out, b = append(out, b[0]), b[1:]
+		default:
+			out, a, b = append(out, a[0]), a[1:], b[1:]
+		}
+	}
+	out = append(out, a...)
+	return append(out, b...)
+}
+
+// common counts the elements two sets share.
+func common(a, b []string) int {
+	n := 0
+	for len(a) > 0 && len(b) > 0 {
+		switch c := strings.Compare(a[0], b[0]); {
+		case c < 0:
+			a = a[1:]
+		case c > 0:
+			b = b[1:]
+		default:
+			n, a, b = n+1, a[1:], b[1:]
+		}
+	}
+	return n
 }
 
 // newStoryDoc prepares an item for comparison; names are its source's name
@@ -393,31 +435,18 @@ func newStoryDoc(it *Item, names []string) *storyDoc {
 func storyTokens(it *Item, names []string) *StoryTokens {
 	t := &StoryTokens{}
 	var splitter query.WordSplitter
-	var named map[string]bool
-	t.Title, named = namedTokens(&splitter, stripOutlet(it.Title, names), 64)
-	t.TitleNamed = sortedSet(named)
+	t.Title, t.TitleNamed = namedTokens(&splitter, stripOutlet(it.Title, names), 64)
 	body := query.HTMLText(it.Summary)
 	if strings.TrimSpace(body) == "" {
 		body = query.HTMLText(it.Content)
 	}
-	t.Lede, named = namedTokens(&splitter, body, ledeTokens)
-	t.LedeNamed = sortedSet(named)
+	t.Lede, t.LedeNamed = namedTokens(&splitter, body, ledeTokens)
 	return t
 }
 
-func sortedSet(m map[string]bool) []string {
-	if len(m) == 0 {
-		return nil
-	}
-	out := make([]string, 0, len(m))
-	for t := range m {
-		out = append(out, t)
-	}
-	slices.Sort(out)
-	return out
-}
-
-// docOf builds the comparison document of stored tokens.
+// docOf builds the comparison document of stored tokens. The named
+// tokens are sets already when they come from storyTokens; setOf makes
+// sure of it for any other source.
 func docOf(source string, t *StoryTokens) *storyDoc {
 	d := &storyDoc{
 		source:   source,
@@ -427,45 +456,25 @@ func docOf(source string, t *StoryTokens) *storyDoc {
 		lede:     setOf(t.Lede),
 		ledeKey:  setOf(t.LedeNamed),
 		seq:      [][]string{t.Title, t.Lede},
-		text:     make(map[string]bool, len(t.Title)+len(t.Lede)),
 	}
-	for _, tok := range t.Title {
-		d.text[tok] = true
-	}
-	for _, tok := range t.Lede {
-		d.text[tok] = true
-	}
+	d.text = union(d.titleSet, d.lede)
 	return d
 }
 
 // overlap is |a ∩ b| / min(|a|, |b|): 1 when one set holds the other, as
 // a trimmed title or a shortened lede does.
-func overlap(a, b map[string]bool) float64 {
+func overlap(a, b []string) float64 {
 	if len(a) == 0 || len(b) == 0 {
 		return 0
 	}
-	if len(a) > len(b) {
-		a, b = b, a
-	}
-	n := 0
-	for t := range a {
-		if b[t] {
-			n++
-		}
-	}
-	return float64(n) / float64(len(a))
+	return float64(common(a, b)) / float64(min(len(a), len(b)))
 }
 
-func jaccard(a, b map[string]bool) float64 {
+func jaccard(a, b []string) float64 {
 	if len(a) == 0 && len(b) == 0 {
 		return 0
 	}
-	n := 0
-	for t := range a {
-		if b[t] {
-			n++
-		}
-	}
+	n := common(a, b)
 	return float64(n) / float64(len(a)+len(b)-n)
 }
 
@@ -473,10 +482,10 @@ func jaccard(a, b map[string]bool) float64 {
 // title nor b's lede, and whether any of them names something. A token
 // that abbreviates words of b ("FM", "LegCo") is supported.
 func unsupported(a, b *storyDoc) (n int, named bool) {
-	for t := range a.titleSet {
-		if !b.text[t] && !b.abbreviates(t) {
+	for _, t := range a.titleSet {
+		if !has(b.text, t) && !b.abbreviates(t) {
 			n++
-			named = named || a.key[t]
+			named = named || has(a.key, t)
 		}
 	}
 	return n, named
@@ -541,8 +550,8 @@ func templateGuard(a, b *storyDoc) bool {
 func ledesDisagree(a, b *storyDoc) bool {
 	count := func(x, y *storyDoc) int {
 		n := 0
-		for t := range x.ledeKey {
-			if !y.text[t] {
+		for _, t := range x.ledeKey {
+			if !has(y.text, t) {
 				n++
 			}
 		}
@@ -588,7 +597,7 @@ func nearDuplicate(a, b *storyDoc) (float64, bool) {
 
 // minhashBands returns the LSH bands of a token set: minhashSize MinHash
 // values, minhashRows to a band, each band hashed with its number.
-func minhashBands(tokens map[string]bool) []uint64 {
+func minhashBands(tokens []string) []uint64 {
 	if len(tokens) < 3 {
 		return nil
 	}
@@ -596,7 +605,7 @@ func minhashBands(tokens map[string]bool) []uint64 {
 	for i := range mins {
 		mins[i] = ^uint64(0)
 	}
-	for t := range tokens {
+	for _, t := range tokens {
 		x := fnv64(t)
 		for i := range mins {
 			if h := mix64(x ^ (uint64(i+1) * 0x9e3779b97f4a7c15)); h < mins[i] {
@@ -640,9 +649,11 @@ type StoryMerger struct {
 	docs  *storyDocCache
 }
 
-// storyDocCacheSize bounds the candidate documents a merger keeps: about
-// a window's worth of candidates for a few thousand sources.
-const storyDocCacheSize = 8192
+// storyDocCacheSize bounds the candidate documents a merger keeps, the
+// most recently used: copies of a story arrive within hours of each
+// other, so recent items are the likeliest candidates. Since items keep
+// their tokens a miss costs a few microseconds, so the cache is small.
+const storyDocCacheSize = 2048
 
 // storyDocCache keeps candidates' comparison documents. The same earlier
 // items are candidates for many new ones, and building a document (HTML

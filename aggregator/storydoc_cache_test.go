@@ -2,6 +2,7 @@ package aggregator
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 )
 
@@ -32,14 +33,4 @@ func TestStoryDocCache(t *testing.T) {
 	}
 }
 
-func sameSet(a, b map[string]bool) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k := range a {
-		if !b[k] {
-			return false
-		}
-	}
-	return true
-}
+func sameSet(a, b []string) bool { return slices.Equal(a, b) }
