@@ -77,6 +77,7 @@ func cmdPoll(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs := newFlagSet("poll", stderr, &cf)
 	only := fs.String("source", "", "poll only the source of this name")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the poll to this `file` (for go tool pprof)")
+	memProfile := fs.String("memprofile", "", "write a heap profile at the end of the poll to this `file` (for go tool pprof)")
 	if err := parseFlags(fs, &cf, args); err != nil {
 		return err
 	}
@@ -86,6 +87,9 @@ func cmdPoll(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return err
 		}
 		defer stopProfile()
+	}
+	if *memProfile != "" {
+		defer writeHeapProfile(*memProfile, stderr)
 	}
 	logger, cfg, err := cf.load(stderr)
 	if err != nil {
@@ -155,6 +159,21 @@ func startCPUProfile(path string) (func(), error) {
 		pprof.StopCPUProfile()
 		f.Close()
 	}, nil
+}
+
+// writeHeapProfile writes the heap profile (what is in use, and every
+// allocation since the start) to path; a failure is reported, not fatal.
+func writeHeapProfile(path string, stderr io.Writer) {
+	f, err := os.Create(path)
+	if err == nil {
+		err = pprof.Lookup("heap").WriteTo(f, 0)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "heap profile: %v\n", err)
+	}
 }
 
 // cmdCheck is `tributary check`: the config is loaded exactly as run loads it.
