@@ -76,15 +76,37 @@ type cacheEntry struct {
 	err  error
 }
 
-// renderedFeed is a rendered topic feed, ready to serve.
+// renderedFeed is a rendered topic feed, ready to serve: its bytes and
+// the values of its response headers, computed once per render so that
+// serving it from the cache formats and allocates nothing. The header
+// values are shared by every response and never modified (each slice has
+// len == cap, so even an Add elsewhere copies before appending).
 type renderedFeed struct {
-	body    []byte
-	gz      []byte
-	etag    string // strong: sha256 of body
-	gzETag  string // strong: the same with a "-gz" suffix
-	modTime time.Time
-	items   int
+	identity representation
+	gzip     representation
+	modTime  time.Time
+	items    int
+
+	contentType  []string
+	lastModified []string // nil when modTime is zero: no Last-Modified
 }
+
+// representation is a feed in one content coding.
+type representation struct {
+	body            []byte
+	etag            string // strong: sha256 of the identity body, "-gz" suffixed for gzip
+	etagHeader      []string
+	contentLength   []string
+	contentEncoding []string // nil for identity
+}
+
+// Header values shared by every feed response.
+var (
+	hdrNosniff      = []string{"nosniff"}
+	hdrCacheControl = []string{feedCacheControl}
+	hdrVary         = []string{"Accept-Encoding"}
+	hdrAcceptRanges = []string{"bytes"}
+)
 
 // NewHandler returns a Handler serving cfg from store. A nil logger
 // discards logs.
@@ -114,10 +136,21 @@ func NewHandler(store Store, cfg Config, logger *slog.Logger) *Handler {
 	return h
 }
 
-// ServeHTTP implements http.Handler.
+// ServeHTTP implements http.Handler. A topic feed, the hot path, is
+// routed here without the mux when its path leaves the mux nothing to do
+// (see topicFile); everything else goes through the mux.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	if in := h.instr.Load(); in != nil {
+	w.Header()["X-Content-Type-Options"] = hdrNosniff
+	in := h.instr.Load()
+	if file, ok := topicFile(r); ok {
+		if in != nil {
+			in.topics.ServeHTTP(w, r)
+			return
+		}
+		h.serveTopicFile(w, r, file)
+		return
+	}
+	if in != nil {
 		_, pattern := h.mux.Handler(r)
 		in.routes[routeOf(pattern)].ServeHTTP(w, r)
 		return
@@ -125,10 +158,27 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.mux.ServeHTTP(w, r)
 }
 
-// instrumentation is the mux wrapped once per route label, and the
-// /metrics handler.
+// topicFile returns the FILE of a GET or HEAD of /topics/FILE that the mux
+// would route to serveFeed as it is: one path segment, already clean and
+// with no escapes that matter (else the mux may clean, redirect or
+// unescape, and it is left to do so).
+func topicFile(r *http.Request) (string, bool) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead || r.URL.RawPath != "" {
+		return "", false
+	}
+	file, ok := strings.CutPrefix(r.URL.Path, "/topics/")
+	if !ok || file == "" || file == "." || file == ".." || strings.IndexByte(file, '/') >= 0 {
+		return "", false
+	}
+	return file, true
+}
+
+// instrumentation is the mux wrapped once per route label, the direct
+// route to topic feeds wrapped under their label, and the /metrics
+// handler.
 type instrumentation struct {
 	routes  map[string]http.Handler
+	topics  http.Handler
 	metrics http.Handler
 }
 
@@ -139,6 +189,10 @@ func (h *Handler) SetMetrics(m *metrics.Metrics) {
 	for _, route := range metrics.Routes() {
 		in.routes[route] = m.Instrument(route, h.mux)
 	}
+	in.topics = m.Instrument(metrics.RouteTopics, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		file, _ := topicFile(r)
+		h.serveTopicFile(w, r, file)
+	}))
 	h.instr.Store(in)
 }
 
@@ -232,6 +286,13 @@ func (h *Handler) feed(ctx context.Context, topic string, f format) (*renderedFe
 	}
 	if e, ok := h.cache[key]; ok {
 		h.mu.Unlock()
+		// Rendered already, the common case: no select on ctx.Done
+		// (which would make the request context's channel).
+		select {
+		case <-e.done:
+			return e.feed, e.err
+		default:
+		}
 		select {
 		case <-e.done:
 			return e.feed, e.err
@@ -271,17 +332,17 @@ func (h *Handler) renderFeed(ctx context.Context, s *site, topic string, f forma
 	if err != nil {
 		return nil, fmt.Errorf("publish: render %s of topic %q: %w", f.name, topic, err)
 	}
-	rf, err := newRenderedFeed(body, v.Updated)
+	rf, err := newRenderedFeed(body, f.contentType, v.Updated)
 	if err != nil {
 		return nil, fmt.Errorf("publish: compress %s of topic %q: %w", f.name, topic, err)
 	}
 	rf.items = len(v.Entries)
 	h.logger.Debug("rendered feed", "topic", topic, "format", f.name, "items", rf.items,
-		"bytes", len(body), "gzip_bytes", len(rf.gz), "duration", time.Since(start))
+		"bytes", len(body), "gzip_bytes", len(rf.gzip.body), "duration", time.Since(start))
 	return rf, nil
 }
 
-func newRenderedFeed(body []byte, modTime time.Time) (*renderedFeed, error) {
+func newRenderedFeed(body []byte, contentType string, modTime time.Time) (*renderedFeed, error) {
 	var gz bytes.Buffer
 	zw, err := gzip.NewWriterLevel(&gz, gzip.BestCompression)
 	if err != nil {
@@ -295,17 +356,42 @@ func newRenderedFeed(body []byte, modTime time.Time) (*renderedFeed, error) {
 	}
 	sum := sha256.Sum256(body)
 	tag := hex.EncodeToString(sum[:])
-	return &renderedFeed{
-		body:    body,
-		gz:      gz.Bytes(),
-		etag:    `"` + tag + `"`,
-		gzETag:  `"` + tag + `-gz"`,
-		modTime: modTime,
-	}, nil
+	rf := &renderedFeed{
+		identity:    newRepresentation(body, `"`+tag+`"`, ""),
+		gzip:        newRepresentation(gz.Bytes(), `"`+tag+`-gz"`, "gzip"),
+		modTime:     modTime,
+		contentType: []string{contentType},
+	}
+	// As http.ServeContent: no Last-Modified for a zero or Unix-epoch time.
+	if !modTime.IsZero() && !modTime.Equal(time.Unix(0, 0)) {
+		rf.lastModified = []string{modTime.UTC().Format(http.TimeFormat)}
+	}
+	return rf, nil
+}
+
+func newRepresentation(body []byte, etag, encoding string) representation {
+	r := representation{
+		body:          body,
+		etag:          etag,
+		etagHeader:    []string{etag},
+		contentLength: []string{strconv.Itoa(len(body))},
+	}
+	if encoding != "" {
+		r.contentEncoding = []string{encoding}
+	}
+	return r
 }
 
 func (h *Handler) serveFeed(w http.ResponseWriter, r *http.Request) {
-	file := r.PathValue("file")
+	h.serveTopicFile(w, r, r.PathValue("file"))
+}
+
+// serveTopicFile serves /topics/FILE from the cache. The common requests
+// (GET or HEAD, unconditional or with If-None-Match or If-Modified-Since)
+// are answered with the precomputed header values and one Write; requests
+// with a Range or with If-Match, If-Unmodified-Since or If-Range go to
+// http.ServeContent, which implements those.
+func (h *Handler) serveTopicFile(w http.ResponseWriter, r *http.Request, file string) {
 	dot := strings.LastIndexByte(file, '.')
 	if dot <= 0 {
 		http.NotFound(w, r)
@@ -329,22 +415,154 @@ func (h *Handler) serveFeed(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "internal server error", http.StatusInternalServerError)
 		return
 	}
-	hd := w.Header()
-	hd.Set("Content-Type", f.contentType)
-	hd.Set("Cache-Control", feedCacheControl)
-	hd.Add("Vary", "Accept-Encoding")
-	body, etag := rf.body, rf.etag
-	if acceptsGzip(r.Header.Values("Accept-Encoding")) {
-		body, etag = rf.gz, rf.gzETag
-		hd.Set("Content-Encoding", "gzip")
+	rep := &rf.identity
+	if acceptsGzip(r.Header["Accept-Encoding"]) {
+		rep = &rf.gzip
 	}
-	hd.Set("ETag", etag)
-	http.ServeContent(w, r, "", rf.modTime, bytes.NewReader(body))
+	hd := w.Header()
+	hd["Cache-Control"] = hdrCacheControl
+	if vary := hd["Vary"]; vary != nil {
+		hd["Vary"] = append(vary, hdrVary[0])
+	} else {
+		hd["Vary"] = hdrVary
+	}
+	hd["Etag"] = rep.etagHeader
+	if needsServeContent(r.Header) {
+		hd["Content-Type"] = rf.contentType
+		if rep.contentEncoding != nil {
+			hd["Content-Encoding"] = rep.contentEncoding
+		}
+		http.ServeContent(w, r, "", rf.modTime, bytes.NewReader(rep.body))
+		return
+	}
+	if rf.notModified(r.Header, rep.etag) {
+		// As http.ServeContent: no Content-* headers, and no
+		// Last-Modified beside the ETag.
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	hd["Content-Type"] = rf.contentType
+	if rf.lastModified != nil {
+		hd["Last-Modified"] = rf.lastModified
+	}
+	if rep.contentEncoding != nil {
+		hd["Content-Encoding"] = rep.contentEncoding
+	}
+	hd["Accept-Ranges"] = hdrAcceptRanges
+	hd["Content-Length"] = rep.contentLength
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(rep.body)
+	}
+}
+
+// needsServeContent reports whether a request asks for what only
+// http.ServeContent implements: a range, or a precondition other than
+// If-None-Match and If-Modified-Since.
+func needsServeContent(hd http.Header) bool {
+	return hd["Range"] != nil || hd["If-Range"] != nil || hd["If-Match"] != nil || hd["If-Unmodified-Since"] != nil
+}
+
+// notModified evaluates If-None-Match and If-Modified-Since for a GET or
+// HEAD of the representation tagged etag, as http.ServeContent does: an
+// If-None-Match matching by weak comparison, "*" included, means 304; an
+// If-Modified-Since counts only without If-None-Match, and means 304 when
+// the feed has not changed since (to the second).
+func (rf *renderedFeed) notModified(hd http.Header, etag string) bool {
+	if inm := hd["If-None-Match"]; !allBlank(inm) {
+		for _, list := range inm {
+			if list == etag || etagListMatches(list, etag) {
+				return true
+			}
+		}
+		return false
+	}
+	ims := hd["If-Modified-Since"]
+	if len(ims) == 0 || ims[0] == "" || rf.lastModified == nil {
+		return false
+	}
+	if ims[0] == rf.lastModified[0] {
+		return true
+	}
+	t, err := http.ParseTime(ims[0])
+	if err != nil {
+		return false
+	}
+	return !rf.modTime.Truncate(time.Second).After(t)
+}
+
+func allBlank(values []string) bool {
+	for _, v := range values {
+		if strings.TrimSpace(v) != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// etagListMatches reports whether an If-None-Match list (one header line)
+// holds "*" or an entity tag weakly equal to etag. Like net/http, it stops
+// at the first malformed element.
+func etagListMatches(list, etag string) bool {
+	for {
+		list = strings.TrimLeft(list, " \t")
+		switch {
+		case list == "":
+			return false
+		case list[0] == ',':
+			list = list[1:]
+			continue
+		case list[0] == '*':
+			return true
+		}
+		tag, rest, ok := scanETag(list)
+		if !ok {
+			return false
+		}
+		if strings.TrimPrefix(tag, "W/") == strings.TrimPrefix(etag, "W/") {
+			return true
+		}
+		list = rest
+	}
+}
+
+// scanETag reads the entity tag (W/"..." or "...") at the start of s.
+func scanETag(s string) (tag, rest string, ok bool) {
+	start := 0
+	if strings.HasPrefix(s, "W/") {
+		start = 2
+	}
+	if len(s)-start < 2 || s[start] != '"' {
+		return "", "", false
+	}
+	for i := start + 1; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"':
+			return s[:i+1], s[i+1:], true
+		case c == 0x21 || c >= 0x23 && c <= 0x7e || c >= 0x80: // etagc
+		default:
+			return "", "", false
+		}
+	}
+	return "", "", false
 }
 
 // acceptsGzip reports whether an Accept-Encoding header allows gzip: named
 // (or x-gzip) with a q-value above zero, or covered by "*" when not named.
 func acceptsGzip(values []string) bool {
+	if len(values) == 1 && strings.IndexByte(values[0], ';') < 0 {
+		// No parameters, so no q-values: every coding named is
+		// acceptable. The common case, read without allocating.
+		for v := values[0]; v != ""; {
+			var coding string
+			coding, v, _ = strings.Cut(v, ",")
+			coding = strings.TrimSpace(coding)
+			if coding == "*" || strings.EqualFold(coding, "gzip") || strings.EqualFold(coding, "x-gzip") {
+				return true
+			}
+		}
+		return false
+	}
 	gzipQ, anyQ := -1.0, -1.0
 	for _, v := range values {
 		for part := range strings.SplitSeq(v, ",") {
