@@ -96,7 +96,9 @@ clean:
 	rm -rf bin
 
 # bench-e2e: tributary against a bare Go poller and newsboat on a loopback
-# feed farm; BENCH_E2E_FLAGS e.g. "-sources 500 -runs 3".
+# feed farm, then serving a topic feed against nginx under wrk; it needs
+# apt install newsboat nginx-light wrk time. BENCH_E2E_FLAGS e.g.
+# "-sources 500 -runs 3" or "-sides tributary,serve".
 bench-e2e:
 	CGO_ENABLED=$(BUILD_CGO) $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/tributary ./cmd/tributary
 	$(GO) build -o bin/feedfarm ./cmd/feedfarm
