@@ -135,8 +135,18 @@ func Open(path string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("storage: open %s: %w", path, err)
 	}
 	bdb.MaxBatchSize, bdb.MaxBatchDelay = max(opts.Writers, 1), maxCommitDelay
+	// A store at the current schema with every bucket needs no write at
+	// open: a write would rewrite bbolt's freelist, which grows with the
+	// store, and sync.
+	current := false
+	if !opts.ReadOnly {
+		_ = bdb.View(func(tx *bolt.Tx) error {
+			current = schemaCurrent(tx)
+			return nil
+		})
+	}
 	schema := bdb.Update
-	if opts.ReadOnly {
+	if opts.ReadOnly || current {
 		schema = bdb.View
 	}
 	var version uint32
@@ -195,6 +205,18 @@ func initSchema(tx *bolt.Tx) (version uint32, migrated int, err error) {
 		return schemaVersion, migrated, putSchema(tx, schemaVersion)
 	}
 	return got, 0, nil
+}
+
+// schemaCurrent reports whether the database has every bucket and the
+// current schema version: initSchema would change nothing.
+func schemaCurrent(tx *bolt.Tx) bool {
+	for _, name := range allBuckets {
+		if tx.Bucket(name) == nil {
+			return false
+		}
+	}
+	v := tx.Bucket(bucketMeta).Get(keySchema)
+	return len(v) == 4 && binary.BigEndian.Uint32(v) == schemaVersion
 }
 
 func putSchema(tx *bolt.Tx, version uint32) error {

@@ -47,8 +47,23 @@ func (db *DB) SyncTopics(ctx context.Context, topics []aggregator.TopicMembershi
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("storage: sync topics: %w", err)
 	}
+	// The usual start: every topic in sync. Finding that out needs only
+	// a read transaction; a write would rewrite bbolt's freelist, which
+	// grows with the store, and sync.
+	var pending bool
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		rebuild, drop, err := unsyncedTopics(tx, topics)
+		pending = len(rebuild) > 0 || len(drop) > 0
+		return err
+	})
+	if err != nil || !pending {
+		if err != nil {
+			return nil, fmt.Errorf("storage: sync topics: %w", err)
+		}
+		return nil, nil
+	}
 	var names []string
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
+	err = db.bolt.Update(func(tx *bolt.Tx) error {
 		var err error
 		names, err = syncTopics(ctx, tx, topics)
 		return err
@@ -62,24 +77,25 @@ func (db *DB) SyncTopics(ctx context.Context, topics []aggregator.TopicMembershi
 	return names, nil
 }
 
-func syncTopics(ctx context.Context, tx *bolt.Tx, topics []aggregator.TopicMembership) ([]string, error) {
+// unsyncedTopics returns the configured topics whose fingerprint is new or
+// changed (to rebuild) and the stored topics no longer configured (to
+// drop). It only reads.
+func unsyncedTopics(tx *bolt.Tx, topics []aggregator.TopicMembership) (rebuild []aggregator.TopicMembership, drop map[string]struct{}, err error) {
 	configured := make(map[string]bool, len(topics))
 	for _, t := range topics {
 		if t.Name == "" {
-			return nil, errors.New("topic with empty name")
+			return nil, nil, errors.New("topic with empty name")
 		}
 		if t.Match == nil {
-			return nil, fmt.Errorf("topic %q: nil Match", t.Name)
+			return nil, nil, fmt.Errorf("topic %q: nil Match", t.Name)
 		}
 		if configured[t.Name] {
-			return nil, fmt.Errorf("topic %q configured twice", t.Name)
+			return nil, nil, fmt.Errorf("topic %q configured twice", t.Name)
 		}
 		configured[t.Name] = true
 	}
 
 	fps := tx.Bucket(bucketTopicFP)
-	topicsB := tx.Bucket(bucketTopics)
-	var rebuild []aggregator.TopicMembership
 	for _, t := range topics {
 		if fp := fps.Get([]byte(t.Name)); fp == nil || string(fp) != t.Fingerprint {
 			rebuild = append(rebuild, t)
@@ -87,7 +103,7 @@ func syncTopics(ctx context.Context, tx *bolt.Tx, topics []aggregator.TopicMembe
 	}
 	// A topic is known by its fingerprint or by an index bucket (SaveFeed
 	// creates one for any topic an item names).
-	drop := map[string]struct{}{}
+	drop = map[string]struct{}{}
 	collect := func(k, _ []byte) error {
 		if !configured[string(k)] {
 			drop[string(k)] = struct{}{}
@@ -95,14 +111,21 @@ func syncTopics(ctx context.Context, tx *bolt.Tx, topics []aggregator.TopicMembe
 		return nil
 	}
 	if err := fps.ForEach(collect); err != nil {
+		return nil, nil, err
+	}
+	if err := tx.Bucket(bucketTopics).ForEachBucket(func(k []byte) error { return collect(k, nil) }); err != nil {
+		return nil, nil, err
+	}
+	return rebuild, drop, nil
+}
+
+func syncTopics(ctx context.Context, tx *bolt.Tx, topics []aggregator.TopicMembership) ([]string, error) {
+	rebuild, drop, err := unsyncedTopics(tx, topics)
+	if err != nil || len(rebuild) == 0 && len(drop) == 0 {
 		return nil, err
 	}
-	if err := topicsB.ForEachBucket(func(k []byte) error { return collect(k, nil) }); err != nil {
-		return nil, err
-	}
-	if len(rebuild) == 0 && len(drop) == 0 {
-		return nil, nil
-	}
+	fps := tx.Bucket(bucketTopicFP)
+	topicsB := tx.Bucket(bucketTopics)
 
 	// affected topics are cleared from every item and index, then the
 	// rebuilt ones are matched afresh.
