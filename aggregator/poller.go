@@ -48,13 +48,23 @@ const (
 	// maxRetryAfter caps how long a Retry-After can silence a source, so a
 	// garbage value cannot disable it for good.
 	maxRetryAfter = 7 * 24 * time.Hour
+	// savesPerSlot is how many parsed feeds may wait for the store per
+	// fetch slot: enough for large group commits, few enough to bound
+	// the memory they hold.
+	savesPerSlot = 4
 )
 
 // Poller runs the pipeline for one source at a time: fetch, parse,
 // normalise, dedupe, match and store. It is safe for concurrent use.
 type Poller struct {
-	opts    PollerOptions
+	opts PollerOptions
+	// slots bounds the polls fetching, parsing and preparing items
+	// (Concurrency); saves bounds the polls that hold a parsed feed for
+	// the store. A poll moves from one to the other, so that fetching
+	// goes on while the store commits, and the store's group commits
+	// take many feeds at a time.
 	slots   chan struct{}
+	saves   chan struct{}
 	matcher atomic.Pointer[TopicMatcher]
 	merger  atomic.Pointer[StoryMerger]
 }
@@ -131,7 +141,7 @@ func NewPoller(opts PollerOptions) *Poller {
 	if opts.NextPoll == nil {
 		opts.NextPoll = func(Source, time.Time) time.Time { return time.Time{} }
 	}
-	p := &Poller{opts: opts, slots: make(chan struct{}, opts.Concurrency)}
+	p := &Poller{opts: opts, slots: make(chan struct{}, opts.Concurrency), saves: make(chan struct{}, savesPerSlot*opts.Concurrency)}
 	p.matcher.Store(opts.Matcher)
 	p.merger.Store(opts.Merger)
 	return p
@@ -212,11 +222,16 @@ func (p *Poller) poll(ctx context.Context, src Source, now, firedAt time.Time, l
 
 	select {
 	case p.slots <- struct{}{}:
-		defer func() { <-p.slots }()
 	case <-ctx.Done():
 		res.Err = ctx.Err()
 		return res
 	}
+	fetching := true
+	defer func() {
+		if fetching {
+			<-p.slots
+		}
+	}()
 
 	url := src.URL
 	if state.PermanentRedirect != "" {
@@ -257,6 +272,11 @@ func (p *Poller) poll(ctx context.Context, src Source, now, firedAt time.Time, l
 		res.NotModified = true
 		state.NextPoll = p.nextPoll(src, base, state.MinInterval)
 		res.State = state
+		if err := p.toStore(ctx, &fetching); err != nil {
+			res.Err = err
+			return res
+		}
+		defer func() { <-p.saves }()
 		if err := p.opts.Store.SaveState(ctx, state); err != nil {
 			res.Err = fmt.Errorf("save state: %w", err)
 		}
@@ -298,6 +318,11 @@ func (p *Poller) poll(ctx context.Context, src Source, now, firedAt time.Time, l
 	if merger != nil {
 		update.Cluster = merger.Cluster
 	}
+	if err := p.toStore(ctx, &fetching); err != nil {
+		res.Err = err
+		return res
+	}
+	defer func() { <-p.saves }()
 	saved, err := p.opts.Store.SaveFeed(ctx, update)
 	if err != nil {
 		res.Err = fmt.Errorf("store feed: %w", err)
@@ -307,6 +332,20 @@ func (p *Poller) poll(ctx context.Context, src Source, now, firedAt time.Time, l
 	res.SaveResult = saved
 	res.State = state
 	return res
+}
+
+// toStore moves a poll from its fetch slot to a save slot: from here on it
+// needs the store, not the network. On success the caller must release
+// the save slot.
+func (p *Poller) toStore(ctx context.Context, fetching *bool) error {
+	select {
+	case p.saves <- struct{}{}:
+		<-p.slots
+		*fetching = false
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // nextPoll is the source's next scheduled time after base, but no sooner

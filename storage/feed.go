@@ -15,17 +15,15 @@ import (
 // transaction: if any item fails, nothing of the feed is stored. It returns
 // once the transaction is committed and synced to disk.
 //
-// Feeds saved concurrently share a transaction (a group commit: bbolt's
-// Batch): each commit writes every B+tree page it dirtied and syncs, so
-// one commit for several feeds writes and syncs far less than one each.
-// If one feed fails, the others are saved again without it, so its
-// function may run more than once; it starts from update each time.
+// Feeds saved concurrently share a transaction (see groupCommit): if
+// one feed fails, the others are saved again without it, so the work may
+// run more than once; it starts from update each time.
 func (db *DB) SaveFeed(ctx context.Context, update aggregator.FeedUpdate) (aggregator.SaveResult, error) {
 	if err := ctx.Err(); err != nil {
 		return aggregator.SaveResult{}, fmt.Errorf("storage: save feed %q: %w", update.Source, err)
 	}
 	var res aggregator.SaveResult
-	err := db.bolt.Batch(func(tx *bolt.Tx) error {
+	err := db.commits.update(func(tx *bolt.Tx) error {
 		res = aggregator.SaveResult{}
 		return saveFeed(ctx, tx, &update, &res)
 	})

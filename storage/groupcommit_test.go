@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tributary-news/tributary/aggregator"
+	bolt "go.etcd.io/bbolt"
 )
 
 // TestConcurrentSavesShareCommit saves feeds from many goroutines at once,
@@ -17,7 +18,7 @@ import (
 // full, the invalid one not at all, and each caller gets its own result.
 func TestConcurrentSavesShareCommit(t *testing.T) {
 	const writers = 8
-	db := openAt(t, filepath.Join(t.TempDir(), "tributary.db"), Options{Now: func() time.Time { return t0 }, Writers: writers})
+	db := openAt(t, filepath.Join(t.TempDir(), "tributary.db"), Options{Now: func() time.Time { return t0 }})
 	ctx := context.Background()
 
 	type outcome struct {
@@ -127,5 +128,86 @@ func TestCandidateWithoutTokens(t *testing.T) {
 	}
 	if got.StoryID != "urn:old" || got.Tokens == nil {
 		t.Errorf("copy stored in story %q (tokens %v), want story urn:old with tokens", got.StoryID, got.Tokens)
+	}
+}
+
+// TestGroupCommitGroups checks that saves queued while a commit runs go
+// in the next commit together, that a panic in one save reaches its own
+// caller while the others are committed, and that the queue drains.
+func TestGroupCommitGroups(t *testing.T) {
+	db := openTestDB(t)
+	g := db.commits
+	put := func(k string) func(tx *bolt.Tx) error {
+		return func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put([]byte("test-"+k), []byte(k)) }
+	}
+	start := txID(t, db)
+
+	// The first save holds its commit until the others are queued.
+	release := make(chan struct{})
+	first := make(chan error, 1)
+	go func() {
+		first <- g.update(func(tx *bolt.Tx) error { <-release; return put("first")(tx) })
+	}()
+	waitFor(t, func() bool { g.mu.Lock(); defer g.mu.Unlock(); return g.leading && len(g.queue) == 0 })
+
+	const n = 10
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	panics := make([]any, n)
+	for i := range n {
+		wg.Go(func() {
+			defer func() { panics[i] = recover() }()
+			if i == 3 {
+				errs[i] = g.update(func(*bolt.Tx) error { panic("boom") })
+				return
+			}
+			errs[i] = g.update(put(fmt.Sprint(i)))
+		})
+	}
+	waitFor(t, func() bool { g.mu.Lock(); defer g.mu.Unlock(); return len(g.queue) == n })
+	close(release)
+	wg.Wait()
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		switch {
+		case i == 3 && panics[i] != "boom":
+			t.Errorf("save 3 panicked with %v, want boom in its own goroutine", panics[i])
+		case i != 3 && (errs[i] != nil || panics[i] != nil):
+			t.Errorf("save %d: %v, %v", i, errs[i], panics[i])
+		}
+	}
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		for i := range n {
+			if got := tx.Bucket(bucketMeta).Get([]byte(fmt.Sprint("test-", i))); (i == 3) != (got == nil) {
+				return fmt.Errorf("save %d stored %q", i, got)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Error(err)
+	}
+	// first; the group of ten, rolled back by the panic (no commit); the
+	// panicking save alone (rolled back); the nine others together.
+	if commits := txID(t, db) - start; commits != 2 {
+		t.Errorf("%d commits, want 2: the first save's and one for the nine others", commits)
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.leading || len(g.queue) != 0 {
+		t.Errorf("after the saves: leading %v, %d queued", g.leading, len(g.queue))
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached in 10s")
+		}
+		time.Sleep(time.Millisecond)
 	}
 }

@@ -72,23 +72,16 @@ type Options struct {
 	// ReadOnly opens an existing database for reading only (a shared lock:
 	// readers do not exclude each other, but a writer excludes them).
 	ReadOnly bool
-	// Writers is how many goroutines save feeds and states at once (the
-	// poller's concurrency). A group commit starts as soon as that many
-	// saves wait for it, else after maxCommitDelay. Default 1: every save
-	// commits at once, alone unless others are already waiting.
-	Writers int
 }
-
-// maxCommitDelay is the longest a save waits for others to share its
-// commit.
-const maxCommitDelay = 5 * time.Millisecond
 
 // DB is an open tributary database. It is safe for concurrent use.
 type DB struct {
 	bolt *bolt.DB
-	path string
-	log  *slog.Logger
-	now  func() time.Time
+	// commits groups the saves of concurrent polls into shared commits.
+	commits *groupCommit
+	path    string
+	log     *slog.Logger
+	now     func() time.Time
 	// schema is the layout version of the file: older than schemaVersion
 	// only when opened read-only before a migration.
 	schema uint32
@@ -134,7 +127,6 @@ func Open(path string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("storage: open %s: %w", path, err)
 	}
-	bdb.MaxBatchSize, bdb.MaxBatchDelay = max(opts.Writers, 1), maxCommitDelay
 	// A store at the current schema with every bucket needs no write at
 	// open: a write would rewrite bbolt's freelist, which grows with the
 	// store, and sync.
@@ -164,7 +156,7 @@ func Open(path string, opts Options) (*DB, error) {
 		opts.Logger.Info("storage: migrated database to schema 2: every item is a story of its own",
 			"path", path, "items", migrated)
 	}
-	return &DB{bolt: bdb, path: path, log: opts.Logger, now: opts.Now, schema: version}, nil
+	return &DB{bolt: bdb, commits: &groupCommit{db: bdb}, path: path, log: opts.Logger, now: opts.Now, schema: version}, nil
 }
 
 // initSchema creates missing buckets and records or checks the schema

@@ -118,7 +118,7 @@ func newPipeline(cfg *configs.Config, db *storage.DB, logger *slog.Logger) (*pip
 // OpenApp opens the store and builds the pipeline for cfg. Close releases
 // the store.
 func OpenApp(ctx context.Context, cfg *configs.Config, logger *slog.Logger) (*App, error) {
-	db, err := storage.Open(cfg.DBPath(), storage.Options{Timeout: lockTimeout, Logger: logger, Writers: cfg.Fetch.Concurrency})
+	db, err := storage.Open(cfg.DBPath(), storage.Options{Timeout: lockTimeout, Logger: logger})
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,121 @@
+package storage
+
+import (
+	"fmt"
+	"sync"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// maxGroup bounds the saves one commit takes.
+const maxGroup = 64
+
+// groupCommit runs concurrent saves in shared write transactions (a group
+// commit). A commit writes every B+tree page it dirtied and syncs the
+// file; the story and topic indexes are keyed at random, so each save
+// dirties pages all over the file and a commit of several saves writes
+// and syncs far less than one commit each. The first save to arrive while
+// no commit runs leads: it commits everything queued, then what queued
+// meanwhile, until the queue is empty. So a save never waits for a timer,
+// and under load each commit takes all the saves that arrived during the
+// last one.
+//
+// If a save fails, the group is rolled back, the failing save is run
+// alone to report its own error, and the others are queued again: a save
+// function may run more than once and must start from its input each time.
+type groupCommit struct {
+	db *bolt.DB
+
+	mu      sync.Mutex
+	queue   []*pendingSave
+	leading bool
+}
+
+type pendingSave struct {
+	fn   func(*bolt.Tx) error
+	done chan error
+}
+
+// panicked is a panic in a save function, carried to its caller's
+// goroutine to be raised there.
+type panicked struct{ reason any }
+
+func (p panicked) Error() string { return fmt.Sprintf("panic: %v", p.reason) }
+
+// update runs fn in a write transaction shared with concurrent saves and
+// returns once that transaction is committed (or fn's error).
+func (g *groupCommit) update(fn func(*bolt.Tx) error) error {
+	s := &pendingSave{fn: fn, done: make(chan error, 1)}
+	g.mu.Lock()
+	g.queue = append(g.queue, s)
+	lead := !g.leading
+	g.leading = true
+	g.mu.Unlock()
+	if lead {
+		g.lead()
+	}
+	err := <-s.done
+	if p, ok := err.(panicked); ok {
+		panic(p.reason)
+	}
+	return err
+}
+
+// lead commits the queued saves (up to maxGroup) in one transaction;
+// if more are queued by then, a new goroutine leads the next commit, so
+// the caller returns as soon as its own save is done.
+func (g *groupCommit) lead() {
+	g.mu.Lock()
+	group := g.queue[:min(len(g.queue), maxGroup)]
+	g.queue = g.queue[len(group):]
+	g.mu.Unlock()
+
+	failed := -1
+	err := g.db.Update(func(tx *bolt.Tx) error {
+		for i, s := range group {
+			if err := safeCall(s.fn, tx); err != nil {
+				failed = i
+				return err
+			}
+		}
+		return nil
+	})
+	var retry []*pendingSave
+	switch {
+	case err == nil:
+		for _, s := range group {
+			s.done <- nil
+		}
+	case failed < 0 || len(group) == 1:
+		// The commit itself failed, or the only save did: every save of
+		// the group gets the error.
+		for _, s := range group {
+			s.done <- err
+		}
+	default:
+		s := group[failed]
+		s.done <- g.db.Update(func(tx *bolt.Tx) error { return safeCall(s.fn, tx) })
+		retry = append(retry, group[:failed]...)
+		retry = append(retry, group[failed+1:]...)
+	}
+
+	g.mu.Lock()
+	g.queue = append(retry, g.queue...)
+	more := len(g.queue) > 0
+	g.leading = more
+	g.mu.Unlock()
+	if more {
+		go g.lead()
+	}
+}
+
+// safeCall runs fn, returning a panic as a panicked error so that the
+// transaction is rolled back and the leader goes on.
+func safeCall(fn func(*bolt.Tx) error, tx *bolt.Tx) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = panicked{r}
+		}
+	}()
+	return fn(tx)
+}
