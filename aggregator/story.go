@@ -335,7 +335,7 @@ func namedTokens(splitter *query.WordSplitter, text string, limit int) (tokens [
 		upper  bool
 	}
 	var fields []field
-	upper, long := 0, 0
+	upper, long, n := 0, 0, 0
 	start := true
 	for _, f := range strings.FieldsFunc(text, func(r rune) bool {
 		return unicode.IsSpace(r) || r == '-' || r == '–' || r == '—' || r == '/' || r == ','
@@ -356,7 +356,8 @@ func namedTokens(splitter *query.WordSplitter, text string, limit int) (tokens [
 			}
 		}
 		fields = append(fields, field{toks, up})
-		if len(tokens)+len(toks) >= limit {
+		// Enough tokens: the rest of a long text is not read.
+		if n += len(toks); n >= limit {
 			break
 		}
 	}

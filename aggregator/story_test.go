@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tributary-news/tributary/aggregator/query"
 )
 
 // storyFixture is the labelled set in testdata/stories/fixture.json: items
@@ -486,5 +488,27 @@ func TestClusterKeepsStoredStory(t *testing.T) {
 	fresh := Item{ID: "y", Source: "s", Title: "Another title"}
 	if err := m.Cluster(&fresh, &memLookup{}); err != nil || fresh.StoryID != "y" || fresh.MergedBy != "" {
 		t.Errorf("a new item without copies: story %q by %q, %v", fresh.StoryID, fresh.MergedBy, err)
+	}
+}
+
+// TestNamedTokensStopsAtLimit: only the first limit tokens of a text are
+// read, so a long body costs no more than its lede, and what follows
+// (here a tail written in Title Case) cannot change which lede tokens
+// count as names.
+func TestNamedTokensStopsAtLimit(t *testing.T) {
+	lede := strings.Repeat("officials said the measure still needs a final vote in parliament ", 8)
+	tail := strings.Repeat("Sweeping Capitalised Words Everywhere In This Later Paragraph ", 500)
+	var ws query.WordSplitter
+	tokens, named := namedTokens(&ws, lede+tail, ledeTokens)
+	if len(tokens) != ledeTokens {
+		t.Fatalf("%d tokens, want %d", len(tokens), ledeTokens)
+	}
+	for _, tok := range tokens {
+		if tok == "sweep" || tok == "capitalis" {
+			t.Fatalf("token %q from past the limit", tok)
+		}
+	}
+	if len(named) != 0 {
+		t.Errorf("named tokens %q: the lede names nothing", named)
 	}
 }
