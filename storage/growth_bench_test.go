@@ -3,15 +3,14 @@ package storage
 import (
 	"context"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
 	"github.com/tributary-news/tributary/aggregator"
+	"github.com/tributary-news/tributary/storage/benchstore"
 )
 
 // Growth benchmarks (goal 5): the cost of ingesting an item must not grow
@@ -36,29 +35,6 @@ const (
 	growthFeed    = 50   // items per measured SaveFeed
 )
 
-// growthSizes are the store sizes to measure: 10,000 always, the large
-// one on request.
-func growthSizes(b *testing.B) []int {
-	b.Helper()
-	sizes := []int{10000}
-	large := 0
-	if os.Getenv("TRIBUTARY_BENCH_GROWTH") == "1" {
-		large = 1000000
-	}
-	if s := os.Getenv("TRIBUTARY_BENCH_GROWTH_SIZE"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n <= 0 {
-			b.Fatalf("TRIBUTARY_BENCH_GROWTH_SIZE=%q: want a positive number of items", s)
-		}
-		large = n
-	}
-	if large > 0 && large != sizes[0] {
-		sizes = append(sizes, large)
-	}
-	return sizes
-}
-
-// growthSourceNames are the names of the stored items' sources.
 func growthSourceNames() []aggregator.Source {
 	srcs := make([]aggregator.Source, growthSources)
 	for i := range srcs {
@@ -78,11 +54,11 @@ func growthSourceNames() []aggregator.Source {
 // copied): this is the steady state of a running daemon, not a cold one.
 func BenchmarkIngestGrowth(b *testing.B) {
 	ctx := context.Background()
-	vocab := benchVocab()
+	vocab := benchstore.Vocabulary()
 	srcs := growthSourceNames()
 	m := aggregator.NewStoryMerger(srcs)
 	span := 30 * 24 * time.Hour
-	for _, size := range growthSizes(b) {
+	for _, size := range benchstore.Sizes(b) {
 		path := growthStore(b, size, srcs, vocab, m)
 		db, err := Open(path, Options{Now: func() time.Time { return t0 }})
 		if err != nil {
@@ -137,39 +113,14 @@ func BenchmarkIngestGrowth(b *testing.B) {
 	}
 }
 
-// growthStore returns the path of a fresh copy of a store of size items,
-// built once into $TRIBUTARY_BENCH_CACHE when that is set (else into a
-// temporary directory, for this run only).
+// growthStore returns the path of a fresh copy of a store of size items
+// (see benchstore.Store).
 func growthStore(b *testing.B, size int, srcs []aggregator.Source, vocab []string, m *aggregator.StoryMerger) string {
 	b.Helper()
 	path := filepath.Join(b.TempDir(), "growth.db")
-	cacheDir := os.Getenv("TRIBUTARY_BENCH_CACHE")
-	if cacheDir == "" {
-		buildGrowthStore(b, path, size, srcs, vocab, m)
-		return path
-	}
-	cached := filepath.Join(cacheDir, fmt.Sprintf("storage-growth-%s-%d.db", growthStoreVersion, size))
-	if _, err := os.Stat(cached); err != nil {
-		if !os.IsNotExist(err) {
-			b.Fatal(err)
-		}
-		if err := os.MkdirAll(cacheDir, 0o750); err != nil {
-			b.Fatal(err)
-		}
-		// Built under a temporary name: an interrupted build leaves no
-		// half store to be taken for a whole one.
-		tmp := fmt.Sprintf("%s.%d.tmp", cached, os.Getpid())
-		buildGrowthStore(b, tmp, size, srcs, vocab, m)
-		if err := os.Rename(tmp, cached); err != nil {
-			os.Remove(tmp)
-			b.Fatal(err)
-		}
-	} else {
-		b.Logf("store=%d: copied from %s", size, cached)
-	}
-	if err := copyGrowthFile(path, cached); err != nil {
-		b.Fatal(err)
-	}
+	benchstore.Store(b, "storage-growth-"+growthStoreVersion, size, path, func(p string) {
+		buildGrowthStore(b, p, size, srcs, vocab, m)
+	})
 	return path
 }
 
@@ -235,24 +186,4 @@ func buildGrowthStore(b *testing.B, path string, size int, srcs []aggregator.Sou
 		b.Fatal(err)
 	}
 	b.Logf("store=%d: built in %v", size, time.Since(start).Round(time.Millisecond))
-}
-
-// copyGrowthFile copies the file src to dst.
-func copyGrowthFile(dst, src string) (err error) {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if cerr := out.Close(); err == nil {
-			err = cerr
-		}
-	}()
-	_, err = io.Copy(out, in)
-	return err
 }

@@ -11,21 +11,8 @@ import (
 	"time"
 
 	"github.com/tributary-news/tributary/aggregator"
+	"github.com/tributary-news/tributary/storage/benchstore"
 )
-
-// benchVocab is a vocabulary for synthetic headlines and ledes.
-func benchVocab() []string {
-	r := rand.New(rand.NewPCG(1, 2))
-	words := make([]string, 4000)
-	for i := range words {
-		var b strings.Builder
-		for range 4 + r.IntN(6) {
-			b.WriteByte(byte('a' + r.IntN(26)))
-		}
-		words[i] = b.String()
-	}
-	return words
-}
 
 // benchItem is a synthetic item: a ten-word headline and a thirty-word
 // lede, published at pub.
@@ -57,7 +44,7 @@ func benchItem(r *rand.Rand, vocab []string, source string, n int, pub time.Time
 // the 200,000-item store (its set-up takes a few minutes).
 func BenchmarkIngestStories(b *testing.B) {
 	ctx := context.Background()
-	vocab := benchVocab()
+	vocab := benchstore.Vocabulary()
 	sources := []string{"alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta"}
 	var srcs []aggregator.Source
 	for _, s := range sources {

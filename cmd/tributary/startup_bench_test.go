@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +16,7 @@ import (
 	"github.com/tributary-news/tributary/aggregator"
 	"github.com/tributary-news/tributary/configs"
 	"github.com/tributary-news/tributary/storage"
+	"github.com/tributary-news/tributary/storage/benchstore"
 )
 
 // Start-up benchmark (goal 5): with a million items stored, `tributary
@@ -42,42 +41,10 @@ const (
 	startupBatch   = 2000 // most items per SaveFeed while building a store
 )
 
-// startupSizes are the store sizes to measure: 10,000 always, the large
-// one on request.
-func startupSizes(b *testing.B) []int {
-	b.Helper()
-	sizes := []int{10000}
-	large := 0
-	if os.Getenv("TRIBUTARY_BENCH_GROWTH") == "1" {
-		large = 1000000
-	}
-	if s := os.Getenv("TRIBUTARY_BENCH_GROWTH_SIZE"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n <= 0 {
-			b.Fatalf("TRIBUTARY_BENCH_GROWTH_SIZE=%q: want a positive number of items", s)
-		}
-		large = n
-	}
-	if large > 0 && large != sizes[0] {
-		sizes = append(sizes, large)
-	}
-	return sizes
-}
-
-// BenchmarkStartup measures what `tributary run` does before it tells
-// systemd READY=1: OpenApp (store open with the schema check, pipeline,
-// SyncTopics' fingerprint check, metrics, handler), then Serve up to its
-// READY notification (listener bound, admin socket, HTTP server, config
-// watch, scheduler started), caught on a notify socket as systemd would.
-// The store holds 10,000 or (opt-in) 1,000,000 items from 200 sources,
-// with 20 topics already in sync and no source due for a poll. Shutting
-// down is not timed. ms/startup is the whole; open-ms and serve-ms its
-// two parts. The store file is in the page cache (just built or copied):
-// a restart, not a boot after a cold cache.
 func BenchmarkStartup(b *testing.B) {
 	ctx := context.Background()
 	logger := slog.New(slog.DiscardHandler)
-	for _, size := range startupSizes(b) {
+	for _, size := range benchstore.Sizes(b) {
 		dir := b.TempDir()
 		cfg := startupConfig(b, dir)
 		startupStore(b, cfg, size)
@@ -248,35 +215,14 @@ func startupStore(b *testing.B, cfg *configs.Config, size int) {
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		b.Fatal(err)
 	}
-	cacheDir := os.Getenv("TRIBUTARY_BENCH_CACHE")
-	if cacheDir == "" {
-		buildStartupStore(b, cfg, cfg.DBPath(), size)
-		return
-	}
-	cached := filepath.Join(cacheDir, fmt.Sprintf("startup-%s-%d.db", startupStoreVersion, size))
-	if _, err := os.Stat(cached); err != nil {
-		if !os.IsNotExist(err) {
-			b.Fatal(err)
-		}
-		if err := os.MkdirAll(cacheDir, 0o750); err != nil {
-			b.Fatal(err)
-		}
-		// Built under a temporary name: an interrupted build leaves no
-		// half store to be taken for a whole one.
-		tmp := fmt.Sprintf("%s.%d.tmp", cached, os.Getpid())
-		buildStartupStore(b, cfg, tmp, size)
-		if err := os.Rename(tmp, cached); err != nil {
-			os.Remove(tmp)
-			b.Fatal(err)
-		}
-	} else {
-		b.Logf("store=%d: copied from %s", size, cached)
-	}
-	if err := copyStartupFile(cfg.DBPath(), cached); err != nil {
-		b.Fatal(err)
-	}
+	cached := benchstore.Store(b, "startup-"+startupStoreVersion, size, cfg.DBPath(), func(p string) {
+		buildStartupStore(b, cfg, p, size)
+	})
 	// A cached store built for other topic fingerprints would make the
 	// first measured start-up rematch everything: sync it now.
+	if !cached {
+		return
+	}
 	if rebuilt := syncStartupTopics(b, cfg, cfg.DBPath()); len(rebuilt) > 0 {
 		b.Logf("store=%d: the cached store's topics were out of date; rebuilt %v", size, rebuilt)
 	}
@@ -310,16 +256,8 @@ func buildStartupStore(b *testing.B, cfg *configs.Config, path string, size int)
 	now := time.Now().UTC()
 	lorem := "<p>" + strings.Repeat("lorem ipsum ", 100) + "</p>"
 
-	// A vocabulary of made-up words, some far more common than others.
-	r := rand.New(rand.NewPCG(1, 2))
-	vocab := make([]string, 4000)
-	for i := range vocab {
-		var w strings.Builder
-		for range 4 + r.IntN(6) {
-			w.WriteByte(byte('a' + r.IntN(26)))
-		}
-		vocab[i] = w.String()
-	}
+	// Made-up words, some far more common than others.
+	vocab := benchstore.Vocabulary()
 	words := func(r *rand.Rand, k int) string {
 		w := make([]string, k)
 		for i := range w {
@@ -430,24 +368,4 @@ func syncStartupTopics(b *testing.B, cfg *configs.Config, path string) []string 
 		b.Fatal(err)
 	}
 	return rebuilt
-}
-
-// copyStartupFile copies the file src to dst.
-func copyStartupFile(dst, src string) (err error) {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if cerr := out.Close(); err == nil {
-			err = cerr
-		}
-	}()
-	_, err = io.Copy(out, in)
-	return err
 }
