@@ -24,7 +24,8 @@ const maxGroup = 64
 // alone to report its own error, and the others are queued again: a save
 // function may run more than once and must start from its input each time.
 type groupCommit struct {
-	db *bolt.DB
+	db     *bolt.DB
+	recent *recentIndex
 
 	mu      sync.Mutex
 	queue   []*pendingSave
@@ -32,7 +33,7 @@ type groupCommit struct {
 }
 
 type pendingSave struct {
-	fn   func(*bolt.Tx) error
+	fn   func(*bolt.Tx, *recentTx) error
 	done chan error
 }
 
@@ -44,7 +45,7 @@ func (p panicked) Error() string { return fmt.Sprintf("panic: %v", p.reason) }
 
 // update runs fn in a write transaction shared with concurrent saves and
 // returns once that transaction is committed (or fn's error).
-func (g *groupCommit) update(fn func(*bolt.Tx) error) error {
+func (g *groupCommit) update(fn func(*bolt.Tx, *recentTx) error) error {
 	s := &pendingSave{fn: fn, done: make(chan error, 1)}
 	g.mu.Lock()
 	g.queue = append(g.queue, s)
@@ -71,9 +72,9 @@ func (g *groupCommit) lead() {
 	g.mu.Unlock()
 
 	failed := -1
-	err := g.db.Update(func(tx *bolt.Tx) error {
+	err := update(g.db, g.recent, func(tx *bolt.Tx, recent *recentTx) error {
 		for i, s := range group {
-			if err := safeCall(s.fn, tx); err != nil {
+			if err := safeCall(s.fn, tx, recent); err != nil {
 				failed = i
 				return err
 			}
@@ -94,7 +95,7 @@ func (g *groupCommit) lead() {
 		}
 	default:
 		s := group[failed]
-		s.done <- g.db.Update(func(tx *bolt.Tx) error { return safeCall(s.fn, tx) })
+		s.done <- update(g.db, g.recent, func(tx *bolt.Tx, recent *recentTx) error { return safeCall(s.fn, tx, recent) })
 		retry = append(retry, group[:failed]...)
 		retry = append(retry, group[failed+1:]...)
 	}
@@ -111,11 +112,37 @@ func (g *groupCommit) lead() {
 
 // safeCall runs fn, returning a panic as a panicked error so that the
 // transaction is rolled back and the leader goes on.
-func safeCall(fn func(*bolt.Tx) error, tx *bolt.Tx) (err error) {
+func safeCall(fn func(*bolt.Tx, *recentTx) error, tx *bolt.Tx, recent *recentTx) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = panicked{r}
 		}
 	}()
-	return fn(tx)
+	return fn(tx, recent)
+}
+
+// update runs fn in a write transaction of db with the recent index,
+// which keeps fn's changes if the transaction commits and loses them
+// otherwise (a panic included).
+func update(db *bolt.DB, recent *recentIndex, fn func(*bolt.Tx, *recentTx) error) (err error) {
+	var rt *recentTx
+	defer func() {
+		if rt == nil {
+			return
+		}
+		if r := recover(); r != nil {
+			rt.settle(panicked{r})
+			panic(r)
+		}
+		rt.settle(err)
+	}()
+	return db.Update(func(tx *bolt.Tx) error {
+		rt = recent.begin(tx)
+		return fn(tx, rt)
+	})
+}
+
+// update runs fn in a write transaction of its own, with the recent index.
+func (db *DB) update(fn func(*bolt.Tx, *recentTx) error) error {
+	return update(db.bolt, db.recent, fn)
 }

@@ -23,9 +23,9 @@ func (db *DB) SaveFeed(ctx context.Context, update aggregator.FeedUpdate) (aggre
 		return aggregator.SaveResult{}, fmt.Errorf("storage: save feed %q: %w", update.Source, err)
 	}
 	var res aggregator.SaveResult
-	err := db.commits.update(func(tx *bolt.Tx) error {
+	err := db.commits.update(func(tx *bolt.Tx, recent *recentTx) error {
 		res = aggregator.SaveResult{}
-		return saveFeed(ctx, tx, &update, &res)
+		return saveFeed(ctx, tx, recent, &update, &res)
 	})
 	if err != nil {
 		return aggregator.SaveResult{}, fmt.Errorf("storage: save feed %q: %w", update.Source, err)
@@ -33,7 +33,7 @@ func (db *DB) SaveFeed(ctx context.Context, update aggregator.FeedUpdate) (aggre
 	return res, nil
 }
 
-func saveFeed(ctx context.Context, tx *bolt.Tx, update *aggregator.FeedUpdate, res *aggregator.SaveResult) error {
+func saveFeed(ctx context.Context, tx *bolt.Tx, recent *recentTx, update *aggregator.FeedUpdate, res *aggregator.SaveResult) error {
 	if update.Source == "" {
 		return errors.New("empty source name")
 	}
@@ -86,10 +86,10 @@ func saveFeed(ctx context.Context, tx *bolt.Tx, update *aggregator.FeedUpdate, r
 		if incoming.Published.IsZero() {
 			return fmt.Errorf("item %q: zero Published after Reconcile", incoming.ID)
 		}
-		if err := cluster(tx, update, stored, &incoming); err != nil {
+		if err := cluster(tx, recent, update, stored, &incoming); err != nil {
 			return fmt.Errorf("item %q: %w", incoming.ID, err)
 		}
-		if err := putItem(tx, key, stored, &incoming, changed); err != nil {
+		if err := putItem(tx, recent, key, stored, &incoming, changed); err != nil {
 			return fmt.Errorf("item %q: %w", incoming.ID, err)
 		}
 		if len(incoming.MergeStories) > 0 {
@@ -124,7 +124,7 @@ func saveFeed(ctx context.Context, tx *bolt.Tx, update *aggregator.FeedUpdate, r
 // new one gets the story the update's Cluster hook picks, or one of its
 // own without a hook, and the hook may name other stories to merge into
 // it (it.MergeStories), which must all be stored.
-func cluster(tx *bolt.Tx, update *aggregator.FeedUpdate, stored, it *aggregator.Item) error {
+func cluster(tx *bolt.Tx, recent *recentTx, update *aggregator.FeedUpdate, stored, it *aggregator.Item) error {
 	it.MergeStories = nil
 	if stored != nil {
 		it.StoryID, it.MergedBy = stored.StoryID, stored.MergedBy
@@ -139,7 +139,7 @@ func cluster(tx *bolt.Tx, update *aggregator.FeedUpdate, stored, it *aggregator.
 		}
 		return nil
 	}
-	if err := update.Cluster(it, &txLookup{tx: tx}); err != nil {
+	if err := update.Cluster(it, &txLookup{tx: tx, recent: recent}); err != nil {
 		return fmt.Errorf("cluster: %w", err)
 	}
 	switch {
@@ -173,7 +173,7 @@ func cluster(tx *bolt.Tx, update *aggregator.FeedUpdate, stored, it *aggregator.
 // previous version, or nil) had to what it has, its story's record and topic
 // index entries included. Every topic its story was or is in is recorded in
 // changed.
-func putItem(tx *bolt.Tx, key []byte, stored, it *aggregator.Item, changed map[string]struct{}) error {
+func putItem(tx *bolt.Tx, recent *recentTx, key []byte, stored, it *aggregator.Item, changed map[string]struct{}) error {
 	it.Topics = normalizeTopics(it.Topics)
 	if slices.Contains(it.Topics, "") {
 		return errors.New("empty topic name")
@@ -206,7 +206,7 @@ func putItem(tx *bolt.Tx, key []byte, stored, it *aggregator.Item, changed map[s
 		}
 	}
 
-	if err := moveStoryKeys(tx, key, stored, it); err != nil {
+	if err := moveStoryKeys(tx, recent, key, stored, it); err != nil {
 		return err
 	}
 	old, err := getStory(tx, it.StoryID)
@@ -221,7 +221,7 @@ func putItem(tx *bolt.Tx, key []byte, stored, it *aggregator.Item, changed map[s
 // deleteItem removes the item under key, its index keys and its place in
 // its story (the story goes with its last member), recording the story's
 // topics in changed. It reports whether there was an item.
-func deleteItem(tx *bolt.Tx, key []byte, changed map[string]struct{}) (bool, error) {
+func deleteItem(tx *bolt.Tx, recent *recentTx, key []byte, changed map[string]struct{}) (bool, error) {
 	items := tx.Bucket(bucketItems)
 	b := items.Get(key)
 	if b == nil {
@@ -234,7 +234,7 @@ func deleteItem(tx *bolt.Tx, key []byte, changed map[string]struct{}) (bool, err
 	if err := tx.Bucket(bucketPublished).Delete(indexKey(it.Published, key)); err != nil {
 		return false, err
 	}
-	if err := moveStoryKeys(tx, key, &it, nil); err != nil {
+	if err := moveStoryKeys(tx, recent, key, &it, nil); err != nil {
 		return false, err
 	}
 	old, err := getStory(tx, it.StoryID)

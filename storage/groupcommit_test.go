@@ -137,8 +137,8 @@ func TestCandidateWithoutTokens(t *testing.T) {
 func TestGroupCommitGroups(t *testing.T) {
 	db := openTestDB(t)
 	g := db.commits
-	put := func(k string) func(tx *bolt.Tx) error {
-		return func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put([]byte("test-"+k), []byte(k)) }
+	put := func(k string) func(tx *bolt.Tx, _ *recentTx) error {
+		return func(tx *bolt.Tx, _ *recentTx) error { return tx.Bucket(bucketMeta).Put([]byte("test-"+k), []byte(k)) }
 	}
 	start := txID(t, db)
 
@@ -146,7 +146,7 @@ func TestGroupCommitGroups(t *testing.T) {
 	release := make(chan struct{})
 	first := make(chan error, 1)
 	go func() {
-		first <- g.update(func(tx *bolt.Tx) error { <-release; return put("first")(tx) })
+		first <- g.update(func(tx *bolt.Tx, rt *recentTx) error { <-release; return put("first")(tx, rt) })
 	}()
 	waitFor(t, func() bool { g.mu.Lock(); defer g.mu.Unlock(); return g.leading && len(g.queue) == 0 })
 
@@ -158,7 +158,7 @@ func TestGroupCommitGroups(t *testing.T) {
 		wg.Go(func() {
 			defer func() { panics[i] = recover() }()
 			if i == 3 {
-				errs[i] = g.update(func(*bolt.Tx) error { panic("boom") })
+				errs[i] = g.update(func(*bolt.Tx, *recentTx) error { panic("boom") })
 				return
 			}
 			errs[i] = g.update(put(fmt.Sprint(i)))

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"maps"
@@ -45,7 +46,7 @@ func openAt(t testing.TB, path string, opts Options) *DB {
 		if err != nil {
 			t.Errorf("tx.Check: %v", err)
 		}
-		if err := db.bolt.View(checkIndexes); err != nil {
+		if err := db.bolt.View(checkIndexes(db)); err != nil {
 			t.Errorf("indexes: %v", err)
 		}
 		if err := db.Close(); err != nil {
@@ -56,12 +57,64 @@ func openAt(t testing.TB, path string, opts Options) *DB {
 }
 
 // checkIndexes verifies that the indexes, stories and counts are exactly
-// what the stored items imply: no stale keys, none missing.
-func checkIndexes(tx *bolt.Tx) error {
+// what the stored items imply: no stale keys, none missing. Once db's
+// recent index is loaded, it must hold exactly the items published since
+// its horizon.
+func checkIndexes(db *DB) func(tx *bolt.Tx) error {
+	return func(tx *bolt.Tx) error {
+		if err := checkStoreIndexes(tx); err != nil {
+			return err
+		}
+		return checkRecent(tx, db.recent)
+	}
+}
+
+func checkRecent(tx *bolt.Tx, recent *recentIndex) error {
+	got, horizon, loaded := recent.recentEntries()
+	if !loaded {
+		if len(got) > 0 {
+			return fmt.Errorf("recent index not loaded but holds %d entries", len(got))
+		}
+		return nil
+	}
+	want := map[string]bool{}
+	err := tx.Bucket(bucketItems).ForEach(func(k, v []byte) error {
+		it, err := decodeItem(v)
+		if err != nil {
+			return err
+		}
+		if timeKeyNum(it.Published) >= horizon {
+			for _, e := range recentEntryKeys(k, &it) {
+				want[e] = true
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if !maps.Equal(got, want) {
+		var missing, stale []string
+		for k := range want {
+			if !got[k] {
+				missing = append(missing, fmt.Sprintf("%q", k))
+			}
+		}
+		for k := range got {
+			if !want[k] {
+				stale = append(stale, fmt.Sprintf("%q", k))
+			}
+		}
+		return fmt.Errorf("recent index: missing %v, stale %v", missing, stale)
+	}
+	return nil
+}
+
+func checkStoreIndexes(tx *bolt.Tx) error {
 	wantPub := map[string]bool{}
 	wantTopic := map[string]map[string]bool{}
 	wantCount := map[string]int{}
-	wantKeys := map[string]map[string]bool{}
+	wantLinks := map[string]bool{}
 	stories := map[string]*storyRecord{}
 	err := tx.Bucket(bucketItems).ForEach(func(k, v []byte) error {
 		it, err := decodeItem(v)
@@ -75,11 +128,8 @@ func checkIndexes(tx *bolt.Tx) error {
 			return fmt.Errorf("item %q has no story", it.ID)
 		}
 		wantPub[string(indexKey(it.Published, k))] = true
-		for _, sk := range storyIndexKeys(&it, k) {
-			if wantKeys[sk.bucket] == nil {
-				wantKeys[sk.bucket] = map[string]bool{}
-			}
-			wantKeys[sk.bucket][sk.key] = true
+		if lk := linkIndexKey(&it, k); lk != nil {
+			wantLinks[string(lk)] = true
 		}
 		if stories[it.StoryID] == nil {
 			stories[it.StoryID] = &storyRecord{}
@@ -161,10 +211,8 @@ func checkIndexes(tx *bolt.Tx) error {
 	if err := sameKeys("published", tx.Bucket(bucketPublished), wantPub); err != nil {
 		return err
 	}
-	for _, b := range [][]byte{bucketStoryLink, bucketStoryTitle, bucketStoryBand} {
-		if err := sameKeys(string(b), tx.Bucket(b), wantKeys[string(b)]); err != nil {
-			return err
-		}
+	if err := sameKeys("story_link", tx.Bucket(bucketStoryLink), wantLinks); err != nil {
+		return err
 	}
 	topics := tx.Bucket(bucketTopics)
 	err = topics.ForEachBucket(func(k []byte) error {
@@ -180,6 +228,20 @@ func checkIndexes(tx *bolt.Tx) error {
 		if err := sameKeys("topic "+name, topics.Bucket([]byte(name)), want); err != nil {
 			return err
 		}
+	}
+	gotTopicCount := map[string]int{}
+	err = tx.Bucket(bucketTopicCount).ForEach(func(k, _ []byte) error { gotTopicCount[string(k)] = topicCount(tx, string(k)); return nil })
+	if err != nil {
+		return err
+	}
+	wantTopicCount := map[string]int{}
+	for name, want := range wantTopic {
+		if len(want) > 0 {
+			wantTopicCount[name] = len(want)
+		}
+	}
+	if !maps.Equal(gotTopicCount, wantTopicCount) {
+		return fmt.Errorf("topic counts = %v, want %v", gotTopicCount, wantTopicCount)
 	}
 	gotCount := map[string]int{}
 	err = tx.Bucket(bucketCounts).ForEach(func(k, _ []byte) error { gotCount[string(k)] = getCount(tx, string(k)); return nil })
@@ -300,4 +362,45 @@ func topicStories(t testing.TB, db *DB, topic string, limit int) []aggregator.St
 		t.Fatal(err)
 	}
 	return s
+}
+
+// recentEntries lists the index's entries as strings, for tests to
+// compare with what the stored items imply: "t" + title key + NUL or "b"
+// + 8-byte band, then the time key and the item key.
+func (ix *recentIndex) recentEntries() (entries map[string]bool, horizon uint64, loaded bool) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	entries = map[string]bool{}
+	var tk [timeKeyLen]byte
+	for title, list := range ix.titles {
+		for _, it := range list {
+			binary.BigEndian.PutUint64(tk[:], it.published)
+			entries["t"+title+"\x00"+string(tk[:])+it.key] = true
+		}
+	}
+	for band, list := range ix.bands {
+		var b [8]byte
+		binary.BigEndian.PutUint64(b[:], band)
+		for _, it := range list {
+			binary.BigEndian.PutUint64(tk[:], it.published)
+			entries["b"+string(b[:])+string(tk[:])+it.key] = true
+		}
+	}
+	return entries, ix.horizon, ix.loaded
+}
+
+// recentEntryKeys are the entries recentEntries would list for it stored
+// under key.
+func recentEntryKeys(key []byte, it *aggregator.Item) []string {
+	tk := timeKey(it.Published)
+	var out []string
+	if t := it.Keys.Title; indexable(t) {
+		out = append(out, "t"+t+"\x00"+string(tk[:])+string(key))
+	}
+	for _, band := range it.Keys.Bands {
+		var b [8]byte
+		binary.BigEndian.PutUint64(b[:], band)
+		out = append(out, "b"+string(b[:])+string(tk[:])+string(key))
+	}
+	return out
 }

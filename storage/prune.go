@@ -21,14 +21,14 @@ func (db *DB) Prune(ctx context.Context, cutoff time.Time) (aggregator.PruneResu
 		res     aggregator.PruneResult
 		dropped int
 	)
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
+	err := db.update(func(tx *bolt.Tx, recent *recentTx) error {
 		var err error
 		// Drop old tombstones first so the ones written below survive even
 		// when cutoff is after now.
 		if dropped, err = dropTombstones(ctx, tx, cutoff); err != nil {
 			return err
 		}
-		res, err = pruneItems(ctx, tx, cutoff, db.now())
+		res, err = pruneItems(ctx, tx, recent, cutoff, db.now())
 		return err
 	})
 	if err != nil {
@@ -39,7 +39,7 @@ func (db *DB) Prune(ctx context.Context, cutoff time.Time) (aggregator.PruneResu
 	return res, nil
 }
 
-func pruneItems(ctx context.Context, tx *bolt.Tx, cutoff, now time.Time) (aggregator.PruneResult, error) {
+func pruneItems(ctx context.Context, tx *bolt.Tx, recent *recentTx, cutoff, now time.Time) (aggregator.PruneResult, error) {
 	// Collect, then delete: deleting under a cursor can skip keys.
 	end := timeKey(cutoff)
 	var keys [][]byte
@@ -59,7 +59,7 @@ func pruneItems(ctx context.Context, tx *bolt.Tx, cutoff, now time.Time) (aggreg
 	tombs := tx.Bucket(bucketTombstones)
 	removed := 0
 	for _, key := range keys {
-		ok, err := deleteItem(tx, key, changed)
+		ok, err := deleteItem(tx, recent, key, changed)
 		if err != nil {
 			return aggregator.PruneResult{}, fmt.Errorf("item %q: %w", key, err)
 		}

@@ -21,23 +21,27 @@ import (
 
 // schemaVersion is the layout this code reads and writes. Bump it (and add a
 // migration in Open) when buckets or keys change shape.
-const schemaVersion = 2
+const schemaVersion = 3
 
 // Top-level buckets. Item keys are source + "\x00" + item ID everywhere.
 var (
-	bucketMeta       = []byte("meta")        // "schema" → uint32
-	bucketItems      = []byte("items")       // item key → item record
-	bucketPublished  = []byte("published")   // time key + item key → empty; retention index
-	bucketTopics     = []byte("topics")      // one nested bucket per topic: time key of the story's Published + story ID → empty
-	bucketTopicFP    = []byte("topic_fp")    // topic name → fingerprint
-	bucketStates     = []byte("states")      // source → state record
-	bucketCounts     = []byte("counts")      // source → uint64 item count
-	bucketTombstones = []byte("tombstones")  // item key → time key of deletion
-	bucketStories    = []byte("stories")     // story ID → story record
-	bucketStoryLink  = []byte("story_link")  // canonical link + NUL + item key → empty
-	bucketStoryTitle = []byte("story_title") // title key + NUL + time key + item key → empty
-	bucketStoryBand  = []byte("story_band")  // 8-byte band + time key + item key → empty
-	bucketStoryAlias = []byte("story_alias") // ID of a story absorbed into another → the surviving story's ID
+	bucketMeta       = []byte("meta")         // "schema" → uint32
+	bucketItems      = []byte("items")        // item key → item record
+	bucketPublished  = []byte("published")    // time key + item key → empty; retention index
+	bucketTopics     = []byte("topics")       // one nested bucket per topic: time key of the story's Published + story ID → empty
+	bucketTopicFP    = []byte("topic_fp")     // topic name → fingerprint
+	bucketStates     = []byte("states")       // source → state record
+	bucketCounts     = []byte("counts")       // source → uint64 item count
+	bucketTombstones = []byte("tombstones")   // item key → time key of deletion
+	bucketStories    = []byte("stories")      // story ID → story record
+	bucketStoryLink  = []byte("story_link")   // canonical link + NUL + item key → empty
+	bucketStoryAlias = []byte("story_alias")  // ID of a story absorbed into another → the surviving story's ID
+	bucketTopicCount = []byte("topic_counts") // topic name → uint64 count of its index's stories
+
+	// Schema 2's title and band story indexes, which schema 3 keeps in
+	// memory (see recentIndex); the migration drops them.
+	bucketStoryTitleV2 = []byte("story_title")
+	bucketStoryBandV2  = []byte("story_band")
 
 	keySchema = []byte("schema")
 )
@@ -45,8 +49,7 @@ var (
 var allBuckets = [][]byte{
 	bucketMeta, bucketItems, bucketPublished, bucketTopics,
 	bucketTopicFP, bucketStates, bucketCounts, bucketTombstones,
-	bucketStories, bucketStoryLink, bucketStoryTitle, bucketStoryBand,
-	bucketStoryAlias,
+	bucketStories, bucketStoryLink, bucketStoryAlias, bucketTopicCount,
 }
 
 // ErrLocked is matched (errors.Is) by the error Open returns when another
@@ -79,9 +82,11 @@ type DB struct {
 	bolt *bolt.DB
 	// commits groups the saves of concurrent polls into shared commits.
 	commits *groupCommit
-	path    string
-	log     *slog.Logger
-	now     func() time.Time
+	// recent is the in-memory title and band story index.
+	recent *recentIndex
+	path   string
+	log    *slog.Logger
+	now    func() time.Time
 	// schema is the layout version of the file: older than schemaVersion
 	// only when opened read-only before a migration.
 	schema uint32
@@ -142,7 +147,7 @@ func Open(path string, opts Options) (*DB, error) {
 		schema = bdb.View
 	}
 	var version uint32
-	var migrated int
+	var migrated migration
 	err = schema(func(tx *bolt.Tx) error {
 		var err error
 		version, migrated, err = initSchema(tx)
@@ -152,51 +157,68 @@ func Open(path string, opts Options) (*DB, error) {
 		_ = bdb.Close()
 		return nil, fmt.Errorf("storage: open %s: %w", path, err)
 	}
-	if migrated > 0 {
-		opts.Logger.Info("storage: migrated database to schema 2: every item is a story of its own",
-			"path", path, "items", migrated)
+	if migrated.from > 0 {
+		opts.Logger.Info("storage: migrated database", "path", path, "from_schema", migrated.from,
+			"to_schema", schemaVersion, "items_made_stories", migrated.items)
 	}
-	return &DB{bolt: bdb, commits: &groupCommit{db: bdb}, path: path, log: opts.Logger, now: opts.Now, schema: version}, nil
+	recent := newRecentIndex(opts.Now)
+	return &DB{
+		bolt: bdb, commits: &groupCommit{db: bdb, recent: recent}, recent: recent,
+		path: path, log: opts.Logger, now: opts.Now, schema: version,
+	}, nil
+}
+
+// migration is what initSchema's migration did: from which schema (0
+// for none) and how many items schema 1's migration made stories.
+type migration struct {
+	from  uint32
+	items int
 }
 
 // initSchema creates missing buckets and records or checks the schema
 // version, migrating an older layout; in a read-only transaction it only
-// checks. It returns the version the database is now at and how many items
-// a migration rewrote.
-func initSchema(tx *bolt.Tx) (version uint32, migrated int, err error) {
+// checks. It returns the version the database is now at and what a
+// migration did.
+func initSchema(tx *bolt.Tx) (version uint32, migrated migration, err error) {
 	if !tx.Writable() {
 		if tx.Bucket(bucketMeta) == nil {
-			return 0, 0, errors.New("not a tributary database (no meta bucket)")
+			return 0, migration{}, errors.New("not a tributary database (no meta bucket)")
 		}
 	} else {
 		for _, name := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
-				return 0, 0, fmt.Errorf("create bucket %s: %w", name, err)
+				return 0, migration{}, fmt.Errorf("create bucket %s: %w", name, err)
 			}
 		}
 	}
 	meta := tx.Bucket(bucketMeta)
 	v := meta.Get(keySchema)
 	if v == nil && !tx.Writable() {
-		return 0, 0, errors.New("not a tributary database (no schema version)")
+		return 0, migration{}, errors.New("not a tributary database (no schema version)")
 	}
 	if v == nil {
-		return schemaVersion, 0, putSchema(tx, schemaVersion)
+		return schemaVersion, migration{}, putSchema(tx, schemaVersion)
 	}
 	if len(v) != 4 {
-		return 0, 0, fmt.Errorf("schema version record is %d bytes, want 4", len(v))
+		return 0, migration{}, fmt.Errorf("schema version record is %d bytes, want 4", len(v))
 	}
 	got := binary.BigEndian.Uint32(v)
 	if got > schemaVersion {
-		return 0, 0, fmt.Errorf("%w (schema version %d, this tributary knows up to %d)", ErrNewerSchema, got, schemaVersion)
+		return 0, migration{}, fmt.Errorf("%w (schema version %d, this tributary knows up to %d)", ErrNewerSchema, got, schemaVersion)
 	}
 	if got < schemaVersion && tx.Writable() {
-		if migrated, err = migrateV1(tx); err != nil {
-			return 0, 0, fmt.Errorf("migrate schema %d to %d: %w", got, schemaVersion, err)
+		migrated.from = got
+		if got < 2 {
+			if migrated.items, err = migrateV1(tx); err != nil {
+				return 0, migration{}, fmt.Errorf("migrate schema %d to 2: %w", got, err)
+			}
+		}
+		if err := migrateV2(tx); err != nil {
+			return 0, migration{}, fmt.Errorf("migrate schema %d to 3: %w", max(got, 2), err)
 		}
 		return schemaVersion, migrated, putSchema(tx, schemaVersion)
 	}
-	return got, 0, nil
+	return got, migration{}, nil
 }
 
 // schemaCurrent reports whether the database has every bucket and the

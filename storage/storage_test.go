@@ -488,7 +488,7 @@ func TestOpenSchemaVersion(t *testing.T) {
 		t.Errorf("Path() = %q", db.Path())
 	}
 	err = db.bolt.View(func(tx *bolt.Tx) error {
-		if v := tx.Bucket(bucketMeta).Get(keySchema); string(v) != "\x00\x00\x00\x02" {
+		if v := tx.Bucket(bucketMeta).Get(keySchema); string(v) != "\x00\x00\x00\x03" {
 			return fmt.Errorf("schema record = %x", v)
 		}
 		return nil
@@ -497,7 +497,7 @@ func TestOpenSchemaVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Pretend a newer tributary wrote it.
-	err = db.bolt.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(keySchema, []byte{0, 0, 0, 3}) })
+	err = db.bolt.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(keySchema, []byte{0, 0, 0, 4}) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -508,7 +508,7 @@ func TestOpenSchemaVersion(t *testing.T) {
 	if !errors.Is(err, ErrNewerSchema) {
 		t.Fatalf("Open error = %v, want ErrNewerSchema", err)
 	}
-	if !strings.Contains(err.Error(), "schema version 3") || !strings.Contains(err.Error(), path) {
+	if !strings.Contains(err.Error(), "schema version 4") || !strings.Contains(err.Error(), path) {
 		t.Errorf("error %q does not name the version and path", err)
 	}
 	// The refused open must not hold the lock.

@@ -3,11 +3,10 @@ package storage
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/tributary-news/tributary/aggregator"
@@ -18,8 +17,9 @@ import (
 // stories bucket keeps each story's members with their dates and topics,
 // and the topic indexes hold stories, keyed by the story's earliest
 // Published, so a late copy changes an entry but does not move it. Three
-// indexes find the candidates the merge rules compare, each a key prefix
-// walked over a time range: no lookup scans the items.
+// indexes find the candidates the merge rules compare: the link index in
+// bbolt, and the title and band indexes of recent items in memory
+// (recentIndex). No lookup scans the items.
 
 // maxIndexKey bounds a link or title index key; longer ones (never seen in
 // practice) are not indexed rather than rejected by bbolt.
@@ -36,57 +36,45 @@ const maxBandEntries = 64
 // Compile-time check that the transaction lookup is what the merger needs.
 var _ aggregator.StoryLookup = (*txLookup)(nil)
 
-// storyKeyIndex is one entry of a story key index: bucket and key.
-type storyKeyIndex struct {
-	bucket string
-	key    string
-}
-
-// storyIndexKeys returns the story index entries of an item stored under
-// ikey.
-func storyIndexKeys(it *aggregator.Item, ikey []byte) []storyKeyIndex {
-	var out []storyKeyIndex
-	tk := timeKey(it.Published)
-	if l := it.Keys.Link; l != "" && len(l) <= maxIndexKey && !bytes.ContainsRune([]byte(l), 0) {
-		out = append(out, storyKeyIndex{string(bucketStoryLink), l + "\x00" + string(ikey)})
+// linkIndexKey returns the link index key of an item stored under ikey,
+// or nil when it has no indexable link.
+func linkIndexKey(it *aggregator.Item, ikey []byte) []byte {
+	l := it.Keys.Link
+	if l == "" || len(l) > maxIndexKey || strings.ContainsRune(l, 0) {
+		return nil
 	}
-	if t := it.Keys.Title; t != "" && len(t) <= maxIndexKey && !bytes.ContainsRune([]byte(t), 0) {
-		out = append(out, storyKeyIndex{string(bucketStoryTitle), t + "\x00" + string(tk[:]) + string(ikey)})
-	}
-	for _, band := range it.Keys.Bands {
-		var b [8]byte
-		binary.BigEndian.PutUint64(b[:], band)
-		out = append(out, storyKeyIndex{string(bucketStoryBand), string(b[:]) + string(tk[:]) + string(ikey)})
-	}
-	return out
+	k := make([]byte, 0, len(l)+1+len(ikey))
+	k = append(append(append(k, l...), 0), ikey...)
+	return k
 }
 
 // moveStoryKeys replaces the story index entries of stored (nil for a new
-// item) with those of it.
-func moveStoryKeys(tx *bolt.Tx, ikey []byte, stored, it *aggregator.Item) error {
-	var old []storyKeyIndex
+// item) with those of it (nil when the item goes): the link index's in
+// tx, the title and band indexes' in recent (nil while migrating, before
+// there is one).
+func moveStoryKeys(tx *bolt.Tx, recent *recentTx, ikey []byte, stored, it *aggregator.Item) error {
+	var old, next []byte
 	if stored != nil {
-		old = storyIndexKeys(stored, ikey)
+		old = linkIndexKey(stored, ikey)
 	}
-	var next []storyKeyIndex
 	if it != nil {
-		next = storyIndexKeys(it, ikey)
+		next = linkIndexKey(it, ikey)
 	}
-	for _, k := range old {
-		if slices.Contains(next, k) {
-			continue
+	if !bytes.Equal(old, next) {
+		links := tx.Bucket(bucketStoryLink)
+		if old != nil {
+			if err := links.Delete(old); err != nil {
+				return err
+			}
 		}
-		if err := tx.Bucket([]byte(k.bucket)).Delete([]byte(k.key)); err != nil {
-			return err
+		if next != nil {
+			if err := links.Put(next, nil); err != nil {
+				return err
+			}
 		}
 	}
-	for _, k := range next {
-		if slices.Contains(old, k) {
-			continue
-		}
-		if err := tx.Bucket([]byte(k.bucket)).Put([]byte(k.key), nil); err != nil {
-			return err
-		}
+	if recent != nil {
+		recent.move(ikey, stored, it)
 	}
 	return nil
 }
@@ -201,16 +189,13 @@ func putStory(tx *bolt.Tx, id string, old, next *storyRecord, changed map[string
 		}
 	}
 	moved := !bytes.Equal(oldKey, newKey)
-	topics := tx.Bucket(bucketTopics)
 	for _, t := range oldTopics {
 		changed[t] = struct{}{}
 		if !moved && slices.Contains(newTopics, t) {
 			continue
 		}
-		if tb := topics.Bucket([]byte(t)); tb != nil {
-			if err := tb.Delete(oldKey); err != nil {
-				return err
-			}
+		if err := topicIndexDelete(tx, t, oldKey); err != nil {
+			return err
 		}
 	}
 	for _, t := range newTopics {
@@ -218,11 +203,7 @@ func putStory(tx *bolt.Tx, id string, old, next *storyRecord, changed map[string
 		if !moved && slices.Contains(oldTopics, t) {
 			continue
 		}
-		tb, err := topics.CreateBucketIfNotExists([]byte(t))
-		if err != nil {
-			return fmt.Errorf("topic %q: %w", t, err)
-		}
-		if err := tb.Put(newKey, nil); err != nil {
+		if err := topicIndexPut(tx, t, newKey); err != nil {
 			return err
 		}
 	}
@@ -323,7 +304,8 @@ func absorbStories(tx *bolt.Tx, into string, from []string, changed map[string]s
 // txLookup answers the merge rules' lookups inside a write transaction, so
 // items stored earlier in the same feed are found too.
 type txLookup struct {
-	tx *bolt.Tx
+	tx     *bolt.Tx
+	recent *recentTx
 }
 
 func (l *txLookup) items(keys [][]byte) ([]aggregator.Item, error) {
@@ -374,97 +356,21 @@ func (l *txLookup) ByLink(link string) ([]aggregator.Item, error) {
 
 // ByTitleKey implements aggregator.StoryLookup.
 func (l *txLookup) ByTitleKey(key string, from, to time.Time) ([]aggregator.Item, error) {
-	keys := rangeKeys(l.tx.Bucket(bucketStoryTitle), []byte(key+"\x00"), from, to, maxLinkCandidates)
+	keys, err := l.recent.byTitle(key, from, to, maxLinkCandidates)
+	if err != nil {
+		return nil, err
+	}
 	return l.items(keys)
 }
 
-// ByBands implements aggregator.StoryLookup: it counts shared bands over
-// index keys alone and decodes only the items it returns.
+// ByBands implements aggregator.StoryLookup: it counts shared bands in
+// the recent index and decodes only the items it returns.
 func (l *txLookup) ByBands(bands []uint64, from, to time.Time, minShared, limit int) ([]aggregator.Item, error) {
-	// Index keys are valid for the whole transaction, so hits keep them
-	// without copying; they are counted by a hash of the item key.
-	type hit struct {
-		key []byte
-		n   int
+	keys, err := l.recent.byBands(bands, from, to, minShared, limit)
+	if err != nil {
+		return nil, err
 	}
-	var hits []hit
-	index := make(map[uint64]int, len(bands)*8)
-	seed := maphash.MakeSeed()
-	b := l.tx.Bucket(bucketStoryBand)
-	for _, band := range bands {
-		var prefix [8]byte
-		binary.BigEndian.PutUint64(prefix[:], band)
-		eachRangeKey(b, prefix[:], from, to, maxBandEntries, func(k []byte) {
-			h := maphash.Bytes(seed, k)
-			if i, ok := index[h]; ok && bytes.Equal(hits[i].key, k) {
-				hits[i].n++
-				return
-			}
-			index[h] = len(hits)
-			hits = append(hits, hit{k, 1})
-		})
-	}
-	shared := hits[:0]
-	for _, h := range hits {
-		if h.n >= minShared {
-			shared = append(shared, h)
-		}
-	}
-	slices.SortFunc(shared, func(a, b hit) int {
-		if a.n != b.n {
-			return b.n - a.n
-		}
-		return bytes.Compare(a.key, b.key)
-	})
-	if limit > 0 && len(shared) > limit {
-		shared = shared[:limit]
-	}
-	ikeys := make([][]byte, len(shared))
-	for i, h := range shared {
-		ikeys[i] = h.key
-	}
-	return l.items(ikeys)
-}
-
-// rangeKeys returns the item keys of the index entries prefix + time key +
-// item key with a time in [from, to], at most limit of them: the latest,
-// walking back from to, so that the cost is bounded by limit however
-// crowded the window is. They are returned oldest first, copied.
-func rangeKeys(b *bolt.Bucket, prefix []byte, from, to time.Time, limit int) [][]byte {
-	var keys [][]byte
-	eachRangeKey(b, prefix, from, to, limit, func(k []byte) { keys = append(keys, bytes.Clone(k)) })
-	slices.Reverse(keys)
-	return keys
-}
-
-// eachRangeKey calls fn with the item keys rangeKeys returns, latest
-// first, uncopied: each is valid for the life of the transaction.
-func eachRangeKey(b *bolt.Bucket, prefix []byte, from, to time.Time, limit int, fn func(itemKey []byte)) {
-	lo, hi := timeKey(from), timeKey(to)
-	end := append(append(bytes.Clone(prefix), hi[:]...), 0xff)
-	start := append(bytes.Clone(prefix), lo[:]...)
-	c := b.Cursor()
-	k, _ := c.Seek(end)
-	if k == nil {
-		k, _ = c.Last()
-	} else {
-		k, _ = c.Prev()
-	}
-	n := 0
-	for ; k != nil && bytes.HasPrefix(k, prefix) && bytes.Compare(k, start) >= 0; k, _ = c.Prev() {
-		if len(k) <= len(prefix)+timeKeyLen {
-			continue
-		}
-		// Seek(end) can land on a key past hi whose item key starts 0xff.
-		if bytes.Compare(k[len(prefix):len(prefix)+timeKeyLen], hi[:]) > 0 {
-			continue
-		}
-		if limit > 0 && n >= limit {
-			break
-		}
-		n++
-		fn(k[len(prefix)+timeKeyLen:])
-	}
+	return l.items(keys)
 }
 
 // readStory assembles a story from its record and its members' items.
@@ -494,8 +400,11 @@ func readStory(tx *bolt.Tx, id string) (aggregator.Story, error) {
 	return s, nil
 }
 
+// storySchema is the first schema with stories.
+const storySchema = 2
+
 func (db *DB) checkSchema() error {
-	if db.schema < schemaVersion {
+	if db.schema < storySchema {
 		return ErrOldSchema
 	}
 	return nil
@@ -607,6 +516,9 @@ func migrateV1(tx *bolt.Tx) (int, error) {
 		if err := topics.DeleteBucket(n); err != nil {
 			return 0, err
 		}
+		if err := tx.Bucket(bucketTopicCount).Delete(n); err != nil {
+			return 0, err
+		}
 	}
 	changed := map[string]struct{}{}
 	for i := range rewrites {
@@ -618,7 +530,7 @@ func migrateV1(tx *bolt.Tx) (int, error) {
 		if err := tx.Bucket(bucketItems).Put(r.key, b); err != nil {
 			return 0, err
 		}
-		if err := moveStoryKeys(tx, r.key, nil, &r.it); err != nil {
+		if err := moveStoryKeys(tx, nil, r.key, nil, &r.it); err != nil {
 			return 0, err
 		}
 		old, err := getStory(tx, r.it.StoryID)
@@ -632,4 +544,25 @@ func migrateV1(tx *bolt.Tx) (int, error) {
 		}
 	}
 	return len(rewrites), nil
+}
+
+// migrateV2 turns a schema 2 database into schema 3: the title and band
+// story indexes move to memory (recentIndex), so their buckets go, and
+// each topic's story count is stored.
+func migrateV2(tx *bolt.Tx) error {
+	for _, name := range [][]byte{bucketStoryTitleV2, bucketStoryBandV2} {
+		if err := tx.DeleteBucket(name); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
+			return fmt.Errorf("drop bucket %s: %w", name, err)
+		}
+	}
+	// Counted with a cursor: Stats reads only committed pages, and
+	// migrateV1 may have rebuilt the indexes in this transaction.
+	return tx.Bucket(bucketTopics).ForEachBucket(func(name []byte) error {
+		n := 0
+		c := tx.Bucket(bucketTopics).Bucket(name).Cursor()
+		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+			n++
+		}
+		return setTopicCount(tx, string(name), n)
+	})
 }

@@ -3,6 +3,7 @@ package storage
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -12,14 +13,18 @@ import (
 )
 
 // TopicItemCount returns how many stories topic has (what its feed would
-// list without a limit); 0 for an unknown topic.
+// list without a limit); 0 for an unknown topic. It reads a stored count;
+// a database of an older schema opened read-only is counted by walking
+// the topic's index.
 func (db *DB) TopicItemCount(ctx context.Context, topic string) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, fmt.Errorf("storage: topic item count %q: %w", topic, err)
 	}
 	n := 0
 	err := db.bolt.View(func(tx *bolt.Tx) error {
-		if tb := topicBucket(tx, topic); tb != nil {
+		if counts := tx.Bucket(bucketTopicCount); counts != nil {
+			n = topicCount(tx, topic)
+		} else if tb := topicBucket(tx, topic); tb != nil {
 			n = tb.Stats().KeyN
 		}
 		return nil
@@ -28,6 +33,58 @@ func (db *DB) TopicItemCount(ctx context.Context, topic string) (int, error) {
 		return 0, fmt.Errorf("storage: topic item count %q: %w", topic, err)
 	}
 	return n, nil
+}
+
+func topicCount(tx *bolt.Tx, topic string) int {
+	v := tx.Bucket(bucketTopicCount).Get([]byte(topic))
+	if len(v) != 8 {
+		return 0
+	}
+	return int(binary.BigEndian.Uint64(v))
+}
+
+func setTopicCount(tx *bolt.Tx, topic string, n int) error {
+	counts := tx.Bucket(bucketTopicCount)
+	if n <= 0 {
+		return counts.Delete([]byte(topic))
+	}
+	return counts.Put([]byte(topic), encodeUint64(uint64(n)))
+}
+
+// topicIndexPut adds key to topic's index (creating it), counting it if
+// it is new.
+func topicIndexPut(tx *bolt.Tx, topic string, key []byte) error {
+	tb, err := tx.Bucket(bucketTopics).CreateBucketIfNotExists([]byte(topic))
+	if err != nil {
+		return fmt.Errorf("topic %q: %w", topic, err)
+	}
+	if hasKey(tb, key) {
+		return nil
+	}
+	if err := tb.Put(key, nil); err != nil {
+		return err
+	}
+	return setTopicCount(tx, topic, topicCount(tx, topic)+1)
+}
+
+// topicIndexDelete removes key from topic's index, uncounting it if it
+// was there.
+func topicIndexDelete(tx *bolt.Tx, topic string, key []byte) error {
+	tb := topicBucket(tx, topic)
+	if tb == nil || !hasKey(tb, key) {
+		return nil
+	}
+	if err := tb.Delete(key); err != nil {
+		return err
+	}
+	return setTopicCount(tx, topic, topicCount(tx, topic)-1)
+}
+
+// hasKey reports whether b holds key (bbolt's Get cannot tell an empty
+// value from a missing key).
+func hasKey(b *bolt.Bucket, key []byte) bool {
+	k, _ := b.Cursor().Seek(key)
+	return bytes.Equal(k, key)
 }
 
 func topicBucket(tx *bolt.Tx, topic string) *bolt.Bucket {
@@ -146,6 +203,9 @@ func syncTopics(ctx context.Context, tx *bolt.Tx, topics []aggregator.TopicMembe
 		if err := topicsB.DeleteBucket([]byte(name)); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
 			return nil, fmt.Errorf("topic %q: %w", name, err)
 		}
+		if err := setTopicCount(tx, name, 0); err != nil {
+			return nil, err
+		}
 	}
 
 	// Collect, then write: writing to a bucket under a cursor is unsafe.
@@ -249,6 +309,9 @@ func syncTopics(ctx context.Context, tx *bolt.Tx, topics []aggregator.TopicMembe
 			if err := tb.Put(k, nil); err != nil {
 				return nil, err
 			}
+		}
+		if err := setTopicCount(tx, t.Name, len(keys)); err != nil {
+			return nil, err
 		}
 	}
 	return sortedKeys(affected), nil

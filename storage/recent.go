@@ -1,0 +1,448 @@
+package storage
+
+import (
+	"cmp"
+	"encoding/binary"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/tributary-news/tributary/aggregator"
+	bolt "go.etcd.io/bbolt"
+)
+
+// recentKeep is how far back from now the recent index holds items once
+// trimmed: three story windows, so that an item published up to two
+// windows ago finds all its candidates without extending the index.
+const recentKeep = 3 * aggregator.StoryWindow
+
+// recentTrimEvery is how often at most the index is trimmed back to
+// recentKeep, so that a poll cycle bringing several backlogs extends it
+// once rather than once per feed.
+const recentTrimEvery = time.Hour
+
+// recentIndex holds the title and band story indexes of the items
+// published since its horizon, in memory.
+//
+// Each item has 17 such entries (its title key and 16 MinHash bands). As
+// bbolt keys they were 17 random-key inserts per item in the single write
+// transaction, and the commit wrote a leaf page for most of them. The
+// merge rules only look within aggregator.StoryWindow of an item's
+// Published, and new items are nearly all recent, so the index covers
+// the items published since a horizon: it is loaded from the published
+// index the first time a merge needs it, extended back when an item
+// older than the horizon needs candidates (a new source's backlog), and
+// trimmed back to recentKeep at most hourly after commits. A look-up
+// therefore finds exactly the items the bbolt indexes would have.
+//
+// It is read and changed only inside write transactions. begin, called
+// inside one, holds the index until settle, called after the transaction
+// ends, keeps the transaction's changes or undoes them, so the index
+// always describes the committed store.
+type recentIndex struct {
+	now func() time.Time
+
+	mu sync.Mutex
+	// loaded is false until the first look-up loads the index.
+	loaded bool
+	// horizon is a time key (as a number): every stored item published
+	// at or after it is indexed, and no item before it.
+	horizon uint64
+	titles  map[string][]*recentItem // title key → items, by (published, key)
+	bands   map[uint64][]*recentItem // band → items, by (published, key)
+	// entries counts the items indexed.
+	entries int
+	// trimmed is when the index was last trimmed (or loaded).
+	trimmed time.Time
+}
+
+// recentItem is one indexed item, shared by its title and band entries.
+type recentItem struct {
+	key       string // item key
+	published uint64 // time key of Published, as a number
+}
+
+func compareRecent(a, b *recentItem) int {
+	if c := cmp.Compare(a.published, b.published); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.key, b.key)
+}
+
+func newRecentIndex(now func() time.Time) *recentIndex {
+	return &recentIndex{now: now}
+}
+
+// timeKeyNum is timeKey as a number, which orders the same way.
+func timeKeyNum(t time.Time) uint64 {
+	k := timeKey(t)
+	return binary.BigEndian.Uint64(k[:])
+}
+
+// recentTx is the recent index as one write transaction sees it: its
+// changes are journaled until settle.
+type recentTx struct {
+	ix *recentIndex
+	tx *bolt.Tx
+	// undo lists the entries added (to remove) and removed (to add back)
+	// on rollback, in order.
+	undo []recentChange
+	// reset is set when the transaction loaded or extended the index: a
+	// rollback then unloads it rather than undoing the load entry by entry.
+	reset bool
+}
+
+// recentChange is one journaled change: an entry added or removed, or
+// (item nil) the count of items changed by count.
+type recentChange struct {
+	added bool
+	title string // "" for a band entry
+	band  uint64
+	item  *recentItem
+	count int
+}
+
+// begin returns the index for the write transaction tx, holding it until
+// settle.
+func (ix *recentIndex) begin(tx *bolt.Tx) *recentTx {
+	ix.mu.Lock()
+	return &recentTx{ix: ix, tx: tx}
+}
+
+// settle ends rt's transaction: with err nil (committed) the changes stay,
+// otherwise they are undone. It then trims the index back to recentKeep
+// if that is due, and releases it.
+func (rt *recentTx) settle(err error) {
+	ix := rt.ix
+	defer ix.mu.Unlock()
+	if err != nil {
+		if rt.reset {
+			ix.unload()
+			return
+		}
+		for i := len(rt.undo) - 1; i >= 0; i-- {
+			c := rt.undo[i]
+			switch {
+			case c.item == nil:
+				ix.entries -= c.count
+			case c.added:
+				ix.remove(c.title, c.band, c.item)
+			default:
+				ix.insert(c.title, c.band, c.item)
+			}
+		}
+		return
+	}
+	now := ix.now()
+	if floor := timeKeyNum(now.Add(-recentKeep)); ix.loaded && ix.horizon < floor && now.Sub(ix.trimmed) >= recentTrimEvery {
+		ix.trim(floor)
+		ix.trimmed = now
+	}
+}
+
+func (ix *recentIndex) unload() {
+	ix.loaded, ix.horizon, ix.titles, ix.bands, ix.entries = false, 0, nil, nil, 0
+}
+
+// insert adds item under a title key (or, with title "", a band), reporting
+// whether it was not there yet.
+func (ix *recentIndex) insert(title string, band uint64, item *recentItem) bool {
+	var list []*recentItem
+	if title != "" {
+		list = ix.titles[title]
+	} else {
+		list = ix.bands[band]
+	}
+	i, found := slices.BinarySearchFunc(list, item, compareRecent)
+	if found {
+		return false
+	}
+	list = slices.Insert(list, i, item)
+	if title != "" {
+		ix.titles[title] = list
+	} else {
+		ix.bands[band] = list
+	}
+	return true
+}
+
+// remove drops the entry of item (by key and time) under a title key or
+// band, returning the one it dropped, or nil.
+func (ix *recentIndex) remove(title string, band uint64, item *recentItem) *recentItem {
+	var list []*recentItem
+	if title != "" {
+		list = ix.titles[title]
+	} else {
+		list = ix.bands[band]
+	}
+	i, found := slices.BinarySearchFunc(list, item, compareRecent)
+	if !found {
+		return nil
+	}
+	dropped := list[i]
+	list = slices.Delete(list, i, i+1)
+	switch {
+	case title != "" && len(list) == 0:
+		delete(ix.titles, title)
+	case title != "":
+		ix.titles[title] = list
+	case len(list) == 0:
+		delete(ix.bands, band)
+	default:
+		ix.bands[band] = list
+	}
+	return dropped
+}
+
+// trim drops the items published before horizon.
+func (ix *recentIndex) trim(horizon uint64) {
+	if horizon <= ix.horizon {
+		return
+	}
+	old := func(it *recentItem) bool { return it.published < horizon }
+	dropped := map[*recentItem]struct{}{}
+	for k, list := range ix.titles {
+		n := 0
+		for n < len(list) && old(list[n]) {
+			dropped[list[n]] = struct{}{}
+			n++
+		}
+		if n == len(list) {
+			delete(ix.titles, k)
+		} else if n > 0 {
+			ix.titles[k] = slices.Clone(list[n:])
+		}
+	}
+	for k, list := range ix.bands {
+		n := 0
+		for n < len(list) && old(list[n]) {
+			dropped[list[n]] = struct{}{}
+			n++
+		}
+		if n == len(list) {
+			delete(ix.bands, k)
+		} else if n > 0 {
+			ix.bands[k] = slices.Clone(list[n:])
+		}
+	}
+	ix.entries -= len(dropped)
+	ix.horizon = horizon
+}
+
+// add indexes an item stored under key, if it is published at or after
+// the horizon (one before it is found in the store if the index is ever
+// extended back to it).
+func (rt *recentTx) add(key []byte, it *aggregator.Item) {
+	ix := rt.ix
+	pub := timeKeyNum(it.Published)
+	if !ix.loaded || pub < ix.horizon {
+		return
+	}
+	item := &recentItem{key: string(key), published: pub}
+	added := false
+	if t := it.Keys.Title; indexable(t) {
+		if ix.insert(t, 0, item) {
+			rt.undo = append(rt.undo, recentChange{added: true, title: t, item: item})
+			added = true
+		}
+	}
+	for _, b := range it.Keys.Bands {
+		if ix.insert("", b, item) {
+			rt.undo = append(rt.undo, recentChange{added: true, band: b, item: item})
+			added = true
+		}
+	}
+	if added {
+		ix.entries++
+		rt.undo = append(rt.undo, recentChange{count: 1})
+	}
+}
+
+// drop removes the entries of a stored item (its keys and Published as
+// stored under key).
+func (rt *recentTx) drop(key []byte, it *aggregator.Item) {
+	ix := rt.ix
+	pub := timeKeyNum(it.Published)
+	if !ix.loaded || pub < ix.horizon {
+		return
+	}
+	probe := &recentItem{key: string(key), published: pub}
+	dropped := false
+	if t := it.Keys.Title; indexable(t) {
+		if old := ix.remove(t, 0, probe); old != nil {
+			rt.undo = append(rt.undo, recentChange{title: t, item: old})
+			dropped = true
+		}
+	}
+	for _, b := range it.Keys.Bands {
+		if old := ix.remove("", b, probe); old != nil {
+			rt.undo = append(rt.undo, recentChange{band: b, item: old})
+			dropped = true
+		}
+	}
+	if dropped {
+		ix.entries--
+		rt.undo = append(rt.undo, recentChange{count: -1})
+	}
+}
+
+// move replaces the entries of stored (nil for a new item) with those of
+// it (nil when the item goes).
+func (rt *recentTx) move(key []byte, stored, it *aggregator.Item) {
+	if stored != nil && it != nil && stored.Published.Equal(it.Published) &&
+		stored.Keys.Title == it.Keys.Title && slices.Equal(stored.Keys.Bands, it.Keys.Bands) {
+		return
+	}
+	if stored != nil {
+		rt.drop(key, stored)
+	}
+	if it != nil {
+		rt.add(key, it)
+	}
+}
+
+// indexable reports whether a title key can be indexed.
+func indexable(key string) bool {
+	return key != "" && len(key) <= maxIndexKey
+}
+
+// cover makes sure the index holds every stored item published at or
+// after from, loading it from the store (the transaction's own writes
+// included) the first time, back to recentKeep or from, and extending it
+// back when from is before the horizon. An extension costs a walk of the
+// items published in between; the hourly trim undoes it.
+func (rt *recentTx) cover(from time.Time) error {
+	ix := rt.ix
+	want := timeKeyNum(from)
+	if ix.loaded && want >= ix.horizon {
+		return nil
+	}
+	rt.reset = true
+	if !ix.loaded {
+		now := ix.now()
+		ix.titles, ix.bands, ix.entries = map[string][]*recentItem{}, map[uint64][]*recentItem{}, 0
+		ix.horizon = min(want, timeKeyNum(now.Add(-recentKeep)))
+		ix.loaded, ix.trimmed = true, now
+		return rt.load(ix.horizon, nil)
+	}
+	end := ix.horizon
+	ix.horizon = want
+	return rt.load(want, &end)
+}
+
+// load indexes the stored items published at or after from, and before
+// *to when to is not nil, walking the published index.
+func (rt *recentTx) load(from uint64, to *uint64) error {
+	ix := rt.ix
+	items := rt.tx.Bucket(bucketItems)
+	var lo [timeKeyLen]byte
+	binary.BigEndian.PutUint64(lo[:], from)
+	c := rt.tx.Bucket(bucketPublished).Cursor()
+	for k, _ := c.Seek(lo[:]); k != nil; k, _ = c.Next() {
+		if len(k) <= timeKeyLen {
+			return fmt.Errorf("malformed published key %x", k)
+		}
+		pub := binary.BigEndian.Uint64(k[:timeKeyLen])
+		if to != nil && pub >= *to {
+			break
+		}
+		v := items.Get(k[timeKeyLen:])
+		if v == nil {
+			return fmt.Errorf("published index names missing item %q", k[timeKeyLen:])
+		}
+		it, err := decodeItemHead(v)
+		if err != nil {
+			return fmt.Errorf("item %q: %w", k[timeKeyLen:], err)
+		}
+		item := &recentItem{key: string(k[timeKeyLen:]), published: pub}
+		if t := it.Keys.Title; indexable(t) {
+			ix.insert(t, 0, item)
+		}
+		for _, b := range it.Keys.Bands {
+			ix.insert("", b, item)
+		}
+		if indexable(it.Keys.Title) || len(it.Keys.Bands) > 0 {
+			ix.entries++
+		}
+	}
+	return nil
+}
+
+// byTitle returns the keys of the items with title key published within
+// [from, to]: at most limit, the latest, oldest first.
+func (rt *recentTx) byTitle(key string, from, to time.Time, limit int) ([][]byte, error) {
+	if err := rt.cover(from); err != nil {
+		return nil, err
+	}
+	var keys [][]byte
+	eachRecent(rt.ix.titles[key], from, to, limit, func(it *recentItem) { keys = append(keys, []byte(it.key)) })
+	slices.Reverse(keys)
+	return keys, nil
+}
+
+// byBands returns the keys of the items published within [from, to] that
+// share at least minShared of bands, most shared first (ties by key), at
+// most limit. Each band contributes its latest maxBandEntries items in the
+// window.
+func (rt *recentTx) byBands(bands []uint64, from, to time.Time, minShared, limit int) ([][]byte, error) {
+	if err := rt.cover(from); err != nil {
+		return nil, err
+	}
+	type hit struct {
+		item *recentItem
+		n    int
+	}
+	var hits []hit
+	index := make(map[*recentItem]int, len(bands)*8)
+	for _, band := range bands {
+		eachRecent(rt.ix.bands[band], from, to, maxBandEntries, func(it *recentItem) {
+			if i, ok := index[it]; ok {
+				hits[i].n++
+				return
+			}
+			index[it] = len(hits)
+			hits = append(hits, hit{it, 1})
+		})
+	}
+	shared := hits[:0]
+	for _, h := range hits {
+		if h.n >= minShared {
+			shared = append(shared, h)
+		}
+	}
+	slices.SortFunc(shared, func(a, b hit) int {
+		if a.n != b.n {
+			return b.n - a.n
+		}
+		return cmp.Compare(a.item.key, b.item.key)
+	})
+	if limit > 0 && len(shared) > limit {
+		shared = shared[:limit]
+	}
+	keys := make([][]byte, len(shared))
+	for i, h := range shared {
+		keys[i] = []byte(h.item.key)
+	}
+	return keys, nil
+}
+
+// eachRecent calls fn with the items of list published within [from, to],
+// latest first, at most limit of them.
+func eachRecent(list []*recentItem, from, to time.Time, limit int, fn func(*recentItem)) {
+	lo, hi := timeKeyNum(from), timeKeyNum(to)
+	end, _ := slices.BinarySearchFunc(list, hi, func(it *recentItem, t uint64) int {
+		if it.published <= t {
+			return -1
+		}
+		return 1
+	})
+	n := 0
+	for i := end - 1; i >= 0 && list[i].published >= lo; i-- {
+		if limit > 0 && n >= limit {
+			return
+		}
+		n++
+		fn(list[i])
+	}
+}

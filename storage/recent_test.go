@@ -1,0 +1,266 @@
+package storage
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/tributary-news/tributary/aggregator"
+	bolt "go.etcd.io/bbolt"
+)
+
+// recentState returns how many items the recent index holds, its horizon
+// as a time and whether it is loaded, after checking it against the store.
+func recentState(t *testing.T, db *DB) (items int, horizon time.Time, loaded bool) {
+	t.Helper()
+	if err := db.bolt.View(func(tx *bolt.Tx) error { return checkRecent(tx, db.recent) }); err != nil {
+		t.Fatal(err)
+	}
+	_, h, loaded := db.recent.recentEntries()
+	var k [timeKeyLen]byte
+	binary.BigEndian.PutUint64(k[:], h)
+	db.recent.mu.Lock()
+	defer db.recent.mu.Unlock()
+	return db.recent.entries, parseTimeKey(k[:]), loaded
+}
+
+func storyOf(t *testing.T, db *DB, it aggregator.Item) string {
+	t.Helper()
+	got, err := db.Item(context.Background(), it.Source, it.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got.StoryID
+}
+
+// TestRecentIndexRollback: a feed that fails after some of its items
+// were indexed, or whose merge hook panics, leaves the index as the
+// committed store describes it, and merging goes on from there.
+func TestRecentIndexRollback(t *testing.T) {
+	ctx := context.Background()
+	seed := seedItems()
+	m := aggregator.NewStoryMerger(seedSources())
+	now := seed[1].Published.Add(time.Hour)
+	db := openAt(t, filepath.Join(t.TempDir(), "tributary.db"), Options{Now: func() time.Time { return now }})
+	if _, err := db.SaveFeed(ctx, storyFeed(m, now, nil, "xinhua", seed[1])); err != nil {
+		t.Fatal(err)
+	}
+	if n, _, loaded := recentState(t, db); !loaded || n != 1 {
+		t.Fatalf("after one merge the index holds %d items (loaded %v), want 1", n, loaded)
+	}
+
+	// CGTN's copy is indexed, then the feed's second item fails.
+	bad := seed[0]
+	bad.ID = ""
+	if _, err := db.SaveFeed(ctx, storyFeed(m, now, nil, "cgtn-world", seed[0], bad)); err == nil {
+		t.Fatal("SaveFeed of a feed with an empty item ID succeeded")
+	}
+	if n, _, _ := recentState(t, db); n != 1 {
+		t.Errorf("after a failed feed the index holds %d items, want 1", n)
+	}
+
+	// The merge hook panics on the second item.
+	up := storyFeed(m, now, nil, "cgtn-world", seed[0], aggregator.Item{ID: "boom", Hash: "h", Published: now})
+	up.Cluster = func(it *aggregator.Item, l aggregator.StoryLookup) error {
+		if it.ID == "boom" {
+			panic("boom")
+		}
+		return m.Cluster(it, l)
+	}
+	func() {
+		defer func() {
+			if r := recover(); r != "boom" {
+				t.Errorf("recovered %v, want the hook's panic", r)
+			}
+		}()
+		_, _ = db.SaveFeed(ctx, up)
+	}()
+	if n, _, _ := recentState(t, db); n != 1 {
+		t.Errorf("after a panicking hook the index holds %d items, want 1", n)
+	}
+
+	if _, err := db.SaveFeed(ctx, storyFeed(m, now, nil, "cgtn-world", seed[0])); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := storyOf(t, db, seed[0]), seed[1].ID; got != want {
+		t.Errorf("CGTN's copy is in story %q, want Xinhua's %q", got, want)
+	}
+}
+
+// TestRecentIndexAfterRestart: the index is rebuilt from the store, so a
+// copy arriving after a restart joins the story stored before it.
+func TestRecentIndexAfterRestart(t *testing.T) {
+	ctx := context.Background()
+	seed := seedItems()
+	m := aggregator.NewStoryMerger(seedSources())
+	now := seed[1].Published.Add(time.Hour)
+	path := filepath.Join(t.TempDir(), "tributary.db")
+	db, err := Open(path, Options{Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.SaveFeed(ctx, storyFeed(m, now, nil, "xinhua", seed[1])); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db = openAt(t, path, Options{Now: func() time.Time { return now }})
+	if _, _, loaded := recentState(t, db); loaded {
+		t.Error("the index is loaded at open; it should wait for the first merge")
+	}
+	for _, it := range []aggregator.Item{seed[0], seed[2]} {
+		if _, err := db.SaveFeed(ctx, storyFeed(m, now, nil, it.Source, it)); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := storyOf(t, db, it), seed[1].ID; got != want {
+			t.Errorf("%s's copy is in story %q, want Xinhua's %q", it.Source, got, want)
+		}
+	}
+	if n, _, _ := recentState(t, db); n != 3 {
+		t.Errorf("the index holds %d items, want 3", n)
+	}
+}
+
+// TestRecentIndexExtendsAndTrims: an item published long before the
+// horizon extends the index back to its window, so an old copy still
+// merges; the hourly trim brings the horizon back to recentKeep.
+func TestRecentIndexExtendsAndTrims(t *testing.T) {
+	ctx := context.Background()
+	seed := seedItems()
+	m := aggregator.NewStoryMerger(seedSources())
+	now := seed[1].Published.Add(30 * 24 * time.Hour)
+	db := openAt(t, filepath.Join(t.TempDir(), "tributary.db"), Options{Now: func() time.Time { return now }})
+	fresh := aggregator.Item{ID: "fresh", Source: "xinhua", Identity: "fresh", Link: "https://news.cn/fresh",
+		Title: "Parliament passes the annual budget after a long debate", Hash: "h", Published: now.Add(-time.Hour)}
+	if _, err := db.SaveFeed(ctx, storyFeed(m, now, nil, "xinhua", fresh, seed[1])); err != nil {
+		t.Fatal(err)
+	}
+	n, horizon, _ := recentState(t, db)
+	if n != 2 || horizon.After(seed[1].Published.Add(-aggregator.StoryWindow)) {
+		t.Errorf("after a month-old item: %d items, horizon %v; want 2, at or before %v", n, horizon, seed[1].Published.Add(-aggregator.StoryWindow))
+	}
+
+	// Within the hour the index stays extended; after it, a commit trims.
+	now = now.Add(2 * time.Hour)
+	other := fresh
+	other.ID, other.Identity, other.Link, other.Title = "other", "other", "https://news.cn/other", "Storm closes schools across the north"
+	if _, err := db.SaveFeed(ctx, storyFeed(m, now, nil, "xinhua", other)); err != nil {
+		t.Fatal(err)
+	}
+	n, horizon, _ = recentState(t, db)
+	if want := now.Add(-recentKeep); n != 2 || !horizon.Equal(want) {
+		t.Errorf("after the trim: %d items, horizon %v; want 2 (the month-old one dropped), %v", n, horizon, want)
+	}
+
+	// A month-old copy extends the index again and joins its story.
+	if _, err := db.SaveFeed(ctx, storyFeed(m, now, nil, "cgtn-world", seed[0])); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := storyOf(t, db, seed[0]), seed[1].ID; got != want {
+		t.Errorf("the month-old copy is in story %q, want %q", got, want)
+	}
+	if n, _, _ := recentState(t, db); n != 4 {
+		t.Errorf("after the extension the index holds %d items, want 4", n)
+	}
+}
+
+// TestMigrateV2 opens a schema 2 database: its title and band buckets
+// go, each topic's count is stored, and merging still finds the stories
+// stored before.
+func TestMigrateV2(t *testing.T) {
+	ctx := context.Background()
+	seed := seedItems()
+	m := aggregator.NewStoryMerger(seedSources())
+	now := seed[1].Published.Add(time.Hour)
+	path := filepath.Join(t.TempDir(), "v2.db")
+	db, err := Open(path, Options{Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := func(*aggregator.Item) []string { return []string{"hr"} }
+	for _, it := range seed[:2] {
+		if _, err := db.SaveFeed(ctx, storyFeed(m, now, all, it.Source, it)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Make it schema 2: the title and band buckets, no stored counts.
+	err = db.bolt.Update(func(tx *bolt.Tx) error {
+		for _, name := range [][]byte{bucketStoryTitleV2, bucketStoryBandV2} {
+			b, err := tx.CreateBucket(name)
+			if err != nil {
+				return err
+			}
+			if err := b.Put([]byte("an old entry"), nil); err != nil {
+				return err
+			}
+		}
+		if err := tx.DeleteBucket(bucketTopicCount); err != nil {
+			return err
+		}
+		return putSchema(tx, 2)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	ro, err := Open(path, Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := ro.TopicItemCount(ctx, "hr"); err != nil || n != 1 {
+		t.Errorf("TopicItemCount on an unmigrated read-only database = %d, %v; want 1", n, err)
+	}
+	if s, err := ro.TopicStories(ctx, "hr", 0); err != nil || len(s) != 1 {
+		t.Errorf("TopicStories on an unmigrated read-only database = %d, %v; want 1 story", len(s), err)
+	}
+	if err := ro.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	db = openAt(t, path, Options{Now: func() time.Time { return now }}) // cleanup checks every index
+	err = db.bolt.View(func(tx *bolt.Tx) error {
+		for _, name := range [][]byte{bucketStoryTitleV2, bucketStoryBandV2} {
+			if tx.Bucket(name) != nil {
+				return errors.New("bucket " + string(name) + " survived the migration")
+			}
+		}
+		if v := tx.Bucket(bucketMeta).Get(keySchema); string(v) != "\x00\x00\x00\x03" {
+			t.Errorf("schema after migration %x", v)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := db.TopicItemCount(ctx, "hr"); err != nil || n != 1 {
+		t.Errorf("TopicItemCount after migration = %d, %v; want 1", n, err)
+	}
+	for _, it := range seed[2:] {
+		if _, err := db.SaveFeed(ctx, storyFeed(m, now, all, it.Source, it)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stories := topicStories(t, db, "hr", 0)
+	if len(stories) != 1 || len(stories[0].Members) != 4 {
+		t.Errorf("hr after migration has %v, want one story of four", storyIDs(stories))
+	}
+	if n, err := db.TopicItemCount(ctx, "hr"); err != nil || n != 1 {
+		t.Errorf("TopicItemCount = %d, %v; want 1", n, err)
+	}
+	var sources []string
+	for _, it := range stories[0].Members {
+		sources = append(sources, it.Source)
+	}
+	slices.Sort(sources)
+	if want := []string{"cgtn-world", "chinadaily", "globaltimes", "xinhua"}; !slices.Equal(sources, want) {
+		t.Errorf("members %v, want %v", sources, want)
+	}
+}
