@@ -55,12 +55,19 @@ type recentIndex struct {
 	entries int
 	// trimmed is when the index was last trimmed (or loaded).
 	trimmed time.Time
+	// queries numbers byBands queries; hits is their reused buffer.
+	queries uint64
+	hits    []*recentItem
 }
 
 // recentItem is one indexed item, shared by its title and band entries.
 type recentItem struct {
 	key       string // item key
 	published uint64 // time key of Published, as a number
+	// query and hits count the item's bands in a byBands query: hits is
+	// valid while query is the index's current one.
+	query uint64
+	hits  int
 }
 
 func compareRecent(a, b *recentItem) int {
@@ -389,41 +396,42 @@ func (rt *recentTx) byBands(bands []uint64, from, to time.Time, minShared, limit
 	if err := rt.cover(from); err != nil {
 		return nil, err
 	}
-	type hit struct {
-		item *recentItem
-		n    int
-	}
-	var hits []hit
-	index := make(map[*recentItem]int, len(bands)*8)
+	// Items count their own hits, tagged with the query, so counting
+	// allocates nothing; the index is held, so no other query runs.
+	ix := rt.ix
+	ix.queries++
+	q := ix.queries
+	hits := ix.hits[:0]
 	for _, band := range bands {
-		eachRecent(rt.ix.bands[band], from, to, maxBandEntries, func(it *recentItem) {
-			if i, ok := index[it]; ok {
-				hits[i].n++
-				return
+		eachRecent(ix.bands[band], from, to, maxBandEntries, func(it *recentItem) {
+			if it.query != q {
+				it.query, it.hits = q, 0
+				hits = append(hits, it)
 			}
-			index[it] = len(hits)
-			hits = append(hits, hit{it, 1})
+			it.hits++
 		})
 	}
 	shared := hits[:0]
-	for _, h := range hits {
-		if h.n >= minShared {
-			shared = append(shared, h)
+	for _, it := range hits {
+		if it.hits >= minShared {
+			shared = append(shared, it)
 		}
 	}
-	slices.SortFunc(shared, func(a, b hit) int {
-		if a.n != b.n {
-			return b.n - a.n
+	slices.SortFunc(shared, func(a, b *recentItem) int {
+		if a.hits != b.hits {
+			return b.hits - a.hits
 		}
-		return cmp.Compare(a.item.key, b.item.key)
+		return cmp.Compare(a.key, b.key)
 	})
 	if limit > 0 && len(shared) > limit {
 		shared = shared[:limit]
 	}
 	keys := make([][]byte, len(shared))
-	for i, h := range shared {
-		keys[i] = []byte(h.item.key)
+	for i, it := range shared {
+		keys[i] = []byte(it.key)
 	}
+	clear(hits)
+	ix.hits = hits[:0]
 	return keys, nil
 }
 
