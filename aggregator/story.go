@@ -662,10 +662,13 @@ const storyDocCacheSize = 2048
 // merging; a document never changes once built, so it can be shared.
 type storyDocCache struct {
 	mu   sync.Mutex
-	docs map[string]*storyDoc
-	ring []string // insertion order, for FIFO eviction
+	docs map[storyDocKey]*storyDoc
+	ring []storyDocKey // insertion order, for FIFO eviction
 	next int
 }
+
+// storyDocKey names a version of an item: its ID and content hash.
+type storyDocKey struct{ id, hash string }
 
 // doc returns the comparison document of it, built at most once per
 // version of the item (its ID and content hash): from its stored tokens
@@ -680,7 +683,7 @@ func (c *storyDocCache) doc(it *Item, names []string) *storyDoc {
 	if c == nil {
 		return build()
 	}
-	key := it.ID + "\x00" + it.Hash
+	key := storyDocKey{it.ID, it.Hash}
 	c.mu.Lock()
 	d, ok := c.docs[key]
 	c.mu.Unlock()
@@ -709,7 +712,7 @@ func (c *storyDocCache) doc(it *Item, names []string) *storyDoc {
 func NewStoryMerger(sources []Source) *StoryMerger {
 	m := &StoryMerger{
 		names: make(map[string][]string, len(sources)),
-		docs:  &storyDocCache{docs: make(map[string]*storyDoc)},
+		docs:  &storyDocCache{docs: make(map[storyDocKey]*storyDoc)},
 	}
 	for _, s := range sources {
 		m.names[s.Name] = []string{s.Name, s.Title}

@@ -10,7 +10,7 @@ import (
 // version of the item, rebuilt when its content changes, and the cache
 // stays within its bound.
 func TestStoryDocCache(t *testing.T) {
-	c := &storyDocCache{docs: map[string]*storyDoc{}}
+	c := &storyDocCache{docs: map[storyDocKey]*storyDoc{}}
 	it := &Item{ID: "a", Source: "s", Title: "UN rights chief visits Geneva", Summary: "<p>The visit</p>", Hash: "h1"}
 	first := c.doc(it, []string{"s"})
 	if again := c.doc(it, []string{"s"}); again != first {

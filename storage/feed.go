@@ -42,7 +42,7 @@ func saveFeed(ctx context.Context, tx *bolt.Tx, recent *recentTx, update *aggreg
 	}
 	items := tx.Bucket(bucketItems)
 	tombs := tx.Bucket(bucketTombstones)
-	changed := map[string]struct{}{}
+	changed := topicChanges{}
 	added := 0
 	for i := range update.Items {
 		if i%64 == 0 {
@@ -116,6 +116,9 @@ func saveFeed(ctx context.Context, tx *bolt.Tx, recent *recentTx, update *aggreg
 	if err := putState(tx, &state); err != nil {
 		return err
 	}
+	if err := changed.saveCounts(tx); err != nil {
+		return err
+	}
 	res.ChangedTopics = sortedKeys(changed)
 	return nil
 }
@@ -173,7 +176,7 @@ func cluster(tx *bolt.Tx, recent *recentTx, update *aggregator.FeedUpdate, store
 // previous version, or nil) had to what it has, its story's record and topic
 // index entries included. Every topic its story was or is in is recorded in
 // changed.
-func putItem(tx *bolt.Tx, recent *recentTx, key []byte, stored, it *aggregator.Item, changed map[string]struct{}) error {
+func putItem(tx *bolt.Tx, recent *recentTx, key []byte, stored, it *aggregator.Item, changed topicChanges) error {
 	it.Topics = normalizeTopics(it.Topics)
 	if slices.Contains(it.Topics, "") {
 		return errors.New("empty topic name")
@@ -221,7 +224,7 @@ func putItem(tx *bolt.Tx, recent *recentTx, key []byte, stored, it *aggregator.I
 // deleteItem removes the item under key, its index keys and its place in
 // its story (the story goes with its last member), recording the story's
 // topics in changed. It reports whether there was an item.
-func deleteItem(tx *bolt.Tx, recent *recentTx, key []byte, changed map[string]struct{}) (bool, error) {
+func deleteItem(tx *bolt.Tx, recent *recentTx, key []byte, changed topicChanges) (bool, error) {
 	items := tx.Bucket(bucketItems)
 	b := items.Get(key)
 	if b == nil {
@@ -286,7 +289,7 @@ func normalizeTopics(topics []string) []string {
 	return slices.Compact(out)
 }
 
-func sortedKeys(m map[string]struct{}) []string {
+func sortedKeys[V any](m map[string]V) []string {
 	if len(m) == 0 {
 		return nil
 	}

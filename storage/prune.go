@@ -53,7 +53,7 @@ func pruneItems(ctx context.Context, tx *bolt.Tx, recent *recentTx, cutoff, now 
 		keys = append(keys, bytes.Clone(k[timeKeyLen:]))
 	}
 
-	changed := map[string]struct{}{}
+	changed := topicChanges{}
 	perSource := map[string]int{}
 	tomb := timeKey(now)
 	tombs := tx.Bucket(bucketTombstones)
@@ -76,6 +76,9 @@ func pruneItems(ctx context.Context, tx *bolt.Tx, recent *recentTx, cutoff, now 
 		if err := addCount(tx, src, -n); err != nil {
 			return aggregator.PruneResult{}, err
 		}
+	}
+	if err := changed.saveCounts(tx); err != nil {
+		return aggregator.PruneResult{}, err
 	}
 	return aggregator.PruneResult{Items: removed, ChangedTopics: sortedKeys(changed)}, nil
 }

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/binary"
 	"fmt"
@@ -58,6 +59,57 @@ type recentIndex struct {
 	// queries numbers byBands queries; hits is their reused buffer.
 	queries uint64
 	hits    []*recentItem
+	// heads caches decoded candidate heads (see cachedHead), evicted
+	// first in, first out through headRing.
+	heads    map[string]cachedHead
+	headRing []string
+	headNext int
+}
+
+// headCacheSize bounds the cached candidate heads: the same recent items
+// are candidates for many new ones, and decoding a head (its tokens above
+// all) was a tenth of a cold poll's write transaction.
+const headCacheSize = 1024
+
+// cachedHead is a decoded item head and the record prefix it came from.
+type cachedHead struct {
+	raw  []byte
+	item aggregator.Item
+}
+
+// cachedHead returns the decoded head of the record v stored under key if
+// the cache holds it: the cached prefix must equal v's, so an item
+// rewritten since (or by a transaction that rolled back) is decoded
+// afresh, and the cache needs no invalidation.
+func (rt *recentTx) cachedHead(key, v []byte) (aggregator.Item, bool) {
+	c, ok := rt.ix.heads[string(key)]
+	if !ok || !bytes.Equal(itemHeadBytes(v), c.raw) {
+		return aggregator.Item{}, false
+	}
+	return c.item, true
+}
+
+// cacheHead keeps it, decoded from the record v stored under key.
+func (rt *recentTx) cacheHead(key, v []byte, it aggregator.Item) {
+	raw := itemHeadBytes(v)
+	if raw == nil {
+		return
+	}
+	ix := rt.ix
+	if ix.heads == nil {
+		ix.heads = make(map[string]cachedHead, headCacheSize)
+	}
+	k := string(key)
+	if _, ok := ix.heads[k]; !ok {
+		if len(ix.headRing) < headCacheSize {
+			ix.headRing = append(ix.headRing, k)
+		} else {
+			delete(ix.heads, ix.headRing[ix.headNext])
+			ix.headRing[ix.headNext] = k
+			ix.headNext = (ix.headNext + 1) % headCacheSize
+		}
+	}
+	ix.heads[k] = cachedHead{raw: bytes.Clone(raw), item: it}
 }
 
 // recentItem is one indexed item, shared by its title and band entries.

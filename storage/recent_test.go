@@ -264,3 +264,50 @@ func TestMigrateV2(t *testing.T) {
 		t.Errorf("members %v, want %v", sources, want)
 	}
 }
+
+// TestCachedHeadFollowsTheRecord: a cached candidate head is served only
+// while the stored record still starts with the bytes it was decoded
+// from; a rewritten item (a new story id, as absorbing gives it) is
+// decoded afresh.
+func TestCachedHeadFollowsTheRecord(t *testing.T) {
+	db := openTestDB(t)
+	it := seedItems()[0]
+	it.StoryID = it.ID
+	it.Tokens = &aggregator.StoryTokens{Title: []string{"xi", "forum"}}
+	key := itemKey(it.Source, it.ID)
+	err := db.update(func(tx *bolt.Tx, rt *recentTx) error {
+		v, err := encodeItem(&it)
+		if err != nil {
+			return err
+		}
+		if _, ok := rt.cachedHead(key, v); ok {
+			t.Error("an empty cache served a head")
+		}
+		rt.cacheHead(key, v, it)
+		got, ok := rt.cachedHead(key, v)
+		if !ok || got.StoryID != it.StoryID {
+			t.Errorf("cachedHead of the same record = %q, %v; want %q", got.StoryID, ok, it.StoryID)
+		}
+		// The HTML is not part of the head: a new summary still hits.
+		body := it
+		body.Summary = "<p>edited</p>"
+		if v2, err := encodeItem(&body); err != nil {
+			return err
+		} else if _, ok := rt.cachedHead(key, v2); !ok {
+			t.Error("a record differing only in its HTML missed the cache")
+		}
+		moved := it
+		moved.StoryID = "another-story"
+		v3, err := encodeItem(&moved)
+		if err != nil {
+			return err
+		}
+		if got, ok := rt.cachedHead(key, v3); ok {
+			t.Errorf("a rewritten record was served the cached head (story %q)", got.StoryID)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

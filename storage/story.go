@@ -146,8 +146,9 @@ func (r *storyRecord) removeMember(source, id string) {
 // putStory writes next as story id (deleting the story, and the aliases
 // of the stories it absorbed, when next has no members) and moves its
 // topic index entries from what old (nil when new) implied. Every topic
-// the story was or is in is recorded in changed.
-func putStory(tx *bolt.Tx, id string, old, next *storyRecord, changed map[string]struct{}) error {
+// the story was or is in is recorded in changed, with the change to its
+// count.
+func putStory(tx *bolt.Tx, id string, old, next *storyRecord, changed topicChanges) error {
 	var oldKey []byte
 	var oldTopics []string
 	if old != nil && len(old.Members) > 0 {
@@ -190,20 +191,20 @@ func putStory(tx *bolt.Tx, id string, old, next *storyRecord, changed map[string
 	}
 	moved := !bytes.Equal(oldKey, newKey)
 	for _, t := range oldTopics {
-		changed[t] = struct{}{}
+		changed.touch(t)
 		if !moved && slices.Contains(newTopics, t) {
 			continue
 		}
-		if err := topicIndexDelete(tx, t, oldKey); err != nil {
+		if err := topicIndexDelete(tx, t, oldKey, changed); err != nil {
 			return err
 		}
 	}
 	for _, t := range newTopics {
-		changed[t] = struct{}{}
+		changed.touch(t)
 		if !moved && slices.Contains(oldTopics, t) {
 			continue
 		}
-		if err := topicIndexPut(tx, t, newKey); err != nil {
+		if err := topicIndexPut(tx, t, newKey, changed); err != nil {
 			return err
 		}
 	}
@@ -240,7 +241,7 @@ func dropAlias(tx *bolt.Tx, id string) error {
 // into's record and entries cover every member, and an alias from each
 // absorbed id (and from the ids those had absorbed) names into. It costs
 // one read and write per moved member.
-func absorbStories(tx *bolt.Tx, into string, from []string, changed map[string]struct{}) error {
+func absorbStories(tx *bolt.Tx, into string, from []string, changed topicChanges) error {
 	dst, err := getStory(tx, into)
 	if err != nil {
 		return err
@@ -302,7 +303,9 @@ func absorbStories(tx *bolt.Tx, into string, from []string, changed map[string]s
 }
 
 // txLookup answers the merge rules' lookups inside a write transaction, so
-// items stored earlier in the same feed are found too.
+// items stored earlier in the same feed are found too. The items it
+// returns may share their lists with other callers' (see cachedHead):
+// the merger only reads them.
 type txLookup struct {
 	tx     *bolt.Tx
 	recent *recentTx
@@ -316,6 +319,10 @@ func (l *txLookup) items(keys [][]byte) ([]aggregator.Item, error) {
 		if v == nil {
 			return nil, fmt.Errorf("story index names missing item %q", k)
 		}
+		if it, ok := l.recent.cachedHead(k, v); ok {
+			out = append(out, it)
+			continue
+		}
 		// A candidate is compared by its stored tokens; only an item
 		// stored before tokens were kept needs its HTML.
 		it, err := decodeItemHead(v)
@@ -324,6 +331,9 @@ func (l *txLookup) items(keys [][]byte) ([]aggregator.Item, error) {
 		}
 		if err != nil {
 			return nil, fmt.Errorf("item %q: %w", k, err)
+		}
+		if it.Tokens != nil {
+			l.recent.cacheHead(k, v, it)
 		}
 		out = append(out, it)
 	}
@@ -520,7 +530,7 @@ func migrateV1(tx *bolt.Tx) (int, error) {
 			return 0, err
 		}
 	}
-	changed := map[string]struct{}{}
+	changed := topicChanges{}
 	for i := range rewrites {
 		r := &rewrites[i]
 		b, err := encodeItem(&r.it)
@@ -542,6 +552,9 @@ func migrateV1(tx *bolt.Tx) (int, error) {
 		if err := putStory(tx, r.it.StoryID, old, next, changed); err != nil {
 			return 0, err
 		}
+	}
+	if err := changed.saveCounts(tx); err != nil {
+		return 0, err
 	}
 	return len(rewrites), nil
 }

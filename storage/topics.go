@@ -51,40 +51,53 @@ func setTopicCount(tx *bolt.Tx, topic string, n int) error {
 	return counts.Put([]byte(topic), encodeUint64(uint64(n)))
 }
 
-// topicIndexPut adds key to topic's index (creating it), counting it if
-// it is new.
-func topicIndexPut(tx *bolt.Tx, topic string, key []byte) error {
+// topicChanges records the topics a write touched, each with the change
+// to its story count, which saveCounts stores once per topic.
+type topicChanges map[string]int
+
+// touch records that topic's feed changed.
+func (c topicChanges) touch(topic string) {
+	c[topic] += 0
+}
+
+// saveCounts adds each topic's change to its stored count.
+func (c topicChanges) saveCounts(tx *bolt.Tx) error {
+	for topic, delta := range c {
+		if delta != 0 {
+			if err := setTopicCount(tx, topic, topicCount(tx, topic)+delta); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// topicIndexPut adds key, which must not be there, to topic's index
+// (creating it), counting it in changed.
+func topicIndexPut(tx *bolt.Tx, topic string, key []byte, changed topicChanges) error {
 	tb, err := tx.Bucket(bucketTopics).CreateBucketIfNotExists([]byte(topic))
 	if err != nil {
 		return fmt.Errorf("topic %q: %w", topic, err)
 	}
-	if hasKey(tb, key) {
-		return nil
-	}
 	if err := tb.Put(key, nil); err != nil {
 		return err
 	}
-	return setTopicCount(tx, topic, topicCount(tx, topic)+1)
+	changed[topic]++
+	return nil
 }
 
-// topicIndexDelete removes key from topic's index, uncounting it if it
-// was there.
-func topicIndexDelete(tx *bolt.Tx, topic string, key []byte) error {
+// topicIndexDelete removes key, which must be there, from topic's index,
+// uncounting it in changed.
+func topicIndexDelete(tx *bolt.Tx, topic string, key []byte, changed topicChanges) error {
 	tb := topicBucket(tx, topic)
-	if tb == nil || !hasKey(tb, key) {
+	if tb == nil {
 		return nil
 	}
 	if err := tb.Delete(key); err != nil {
 		return err
 	}
-	return setTopicCount(tx, topic, topicCount(tx, topic)-1)
-}
-
-// hasKey reports whether b holds key (bbolt's Get cannot tell an empty
-// value from a missing key).
-func hasKey(b *bolt.Bucket, key []byte) bool {
-	k, _ := b.Cursor().Seek(key)
-	return bytes.Equal(k, key)
+	changed[topic]--
+	return nil
 }
 
 func topicBucket(tx *bolt.Tx, topic string) *bolt.Bucket {
