@@ -207,51 +207,19 @@ func (ix *recentIndex) unload() {
 // insert adds item under a title key (or, with title "", a band), reporting
 // whether it was not there yet.
 func (ix *recentIndex) insert(title string, band uint64, item *recentItem) bool {
-	var list []*recentItem
 	if title != "" {
-		list = ix.titles[title]
-	} else {
-		list = ix.bands[band]
+		return insertRecent(ix.titles, title, item)
 	}
-	i, found := slices.BinarySearchFunc(list, item, compareRecent)
-	if found {
-		return false
-	}
-	list = slices.Insert(list, i, item)
-	if title != "" {
-		ix.titles[title] = list
-	} else {
-		ix.bands[band] = list
-	}
-	return true
+	return insertRecent(ix.bands, band, item)
 }
 
 // remove drops the entry of item (by key and time) under a title key or
 // band, returning the one it dropped, or nil.
 func (ix *recentIndex) remove(title string, band uint64, item *recentItem) *recentItem {
-	var list []*recentItem
 	if title != "" {
-		list = ix.titles[title]
-	} else {
-		list = ix.bands[band]
+		return removeRecent(ix.titles, title, item)
 	}
-	i, found := slices.BinarySearchFunc(list, item, compareRecent)
-	if !found {
-		return nil
-	}
-	dropped := list[i]
-	list = slices.Delete(list, i, i+1)
-	switch {
-	case title != "" && len(list) == 0:
-		delete(ix.titles, title)
-	case title != "":
-		ix.titles[title] = list
-	case len(list) == 0:
-		delete(ix.bands, band)
-	default:
-		ix.bands[band] = list
-	}
-	return dropped
+	return removeRecent(ix.bands, band, item)
 }
 
 // trim drops the items published before horizon.
@@ -259,34 +227,57 @@ func (ix *recentIndex) trim(horizon uint64) {
 	if horizon <= ix.horizon {
 		return
 	}
-	old := func(it *recentItem) bool { return it.published < horizon }
 	dropped := map[*recentItem]struct{}{}
-	for k, list := range ix.titles {
-		n := 0
-		for n < len(list) && old(list[n]) {
-			dropped[list[n]] = struct{}{}
-			n++
-		}
-		if n == len(list) {
-			delete(ix.titles, k)
-		} else if n > 0 {
-			ix.titles[k] = slices.Clone(list[n:])
-		}
-	}
-	for k, list := range ix.bands {
-		n := 0
-		for n < len(list) && old(list[n]) {
-			dropped[list[n]] = struct{}{}
-			n++
-		}
-		if n == len(list) {
-			delete(ix.bands, k)
-		} else if n > 0 {
-			ix.bands[k] = slices.Clone(list[n:])
-		}
-	}
+	trimRecent(ix.titles, horizon, dropped)
+	trimRecent(ix.bands, horizon, dropped)
 	ix.entries -= len(dropped)
 	ix.horizon = horizon
+}
+
+// insertRecent adds item to the list under k unless it is there,
+// reporting whether it added it.
+func insertRecent[K comparable](m map[K][]*recentItem, k K, item *recentItem) bool {
+	list := m[k]
+	i, found := slices.BinarySearchFunc(list, item, compareRecent)
+	if found {
+		return false
+	}
+	m[k] = slices.Insert(list, i, item)
+	return true
+}
+
+// removeRecent drops the entry matching item (by key and time) from the
+// list under k, returning it, or nil.
+func removeRecent[K comparable](m map[K][]*recentItem, k K, item *recentItem) *recentItem {
+	list := m[k]
+	i, found := slices.BinarySearchFunc(list, item, compareRecent)
+	if !found {
+		return nil
+	}
+	dropped := list[i]
+	if list = slices.Delete(list, i, i+1); len(list) == 0 {
+		delete(m, k)
+	} else {
+		m[k] = list
+	}
+	return dropped
+}
+
+// trimRecent drops the items published before horizon from every list,
+// recording them in dropped.
+func trimRecent[K comparable](m map[K][]*recentItem, horizon uint64, dropped map[*recentItem]struct{}) {
+	for k, list := range m {
+		n := 0
+		for n < len(list) && list[n].published < horizon {
+			dropped[list[n]] = struct{}{}
+			n++
+		}
+		if n == len(list) {
+			delete(m, k)
+		} else if n > 0 {
+			m[k] = slices.Clone(list[n:])
+		}
+	}
 }
 
 // add indexes an item stored under key, if it is published at or after
