@@ -6,6 +6,7 @@ import (
 	"errors"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -309,5 +310,56 @@ func TestCachedHeadFollowsTheRecord(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestRecentIndexLoadError: a published index entry naming no item (a
+// damaged store) fails the first merge with an error naming it, loses
+// nothing, and leaves the index unloaded so the next merge tries again.
+func TestRecentIndexLoadError(t *testing.T) {
+	ctx := context.Background()
+	seed := seedItems()
+	m := aggregator.NewStoryMerger(seedSources())
+	now := seed[1].Published.Add(time.Hour)
+	path := filepath.Join(t.TempDir(), "tributary.db")
+	db, err := Open(path, Options{Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.SaveFeed(ctx, storyFeed(m, now, nil, "xinhua", seed[1])); err != nil {
+		t.Fatal(err)
+	}
+	ghost := indexKey(now, itemKey("xinhua", "ghost"))
+	put := func(fn func(b *bolt.Bucket) error) {
+		t.Helper()
+		if err := db.bolt.Update(func(tx *bolt.Tx) error { return fn(tx.Bucket(bucketPublished)) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(func(b *bolt.Bucket) error { return b.Put(ghost, nil) })
+	// Reopened, the index is loaded by the next merge, which meets the
+	// entry.
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db = openAt(t, path, Options{Now: func() time.Time { return now }})
+
+	_, err = db.SaveFeed(ctx, storyFeed(m, now, nil, "cgtn-world", seed[0]))
+	if err == nil || !strings.Contains(err.Error(), "published index names missing item") || !strings.Contains(err.Error(), "ghost") {
+		t.Fatalf("SaveFeed over a damaged published index: %v; want an error naming the missing item", err)
+	}
+	if _, err := db.Item(ctx, seed[0].Source, seed[0].ID); !errors.Is(err, aggregator.ErrNotFound) {
+		t.Errorf("the failed feed's item was stored: %v", err)
+	}
+	if _, _, loaded := recentState(t, db); loaded {
+		t.Error("the index stayed loaded after its load failed")
+	}
+
+	put(func(b *bolt.Bucket) error { return b.Delete(ghost) })
+	if _, err := db.SaveFeed(ctx, storyFeed(m, now, nil, "cgtn-world", seed[0])); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := storyOf(t, db, seed[0]), seed[1].ID; got != want {
+		t.Errorf("after the repair CGTN's copy is in story %q, want %q", got, want)
 	}
 }
