@@ -52,8 +52,6 @@ type recentIndex struct {
 	horizon uint64
 	titles  map[string][]*recentItem // title key → items, by (published, key)
 	bands   map[uint64][]*recentItem // band → items, by (published, key)
-	// entries counts the items indexed.
-	entries int
 	// trimmed is when the index was last trimmed (or loaded).
 	trimmed time.Time
 	// queries numbers byBands queries; hits is their reused buffer.
@@ -152,14 +150,12 @@ type recentTx struct {
 	reset bool
 }
 
-// recentChange is one journaled change: an entry added or removed, or
-// (item nil) the count of items changed by count.
+// recentChange is one journaled change: an entry added or removed.
 type recentChange struct {
 	added bool
 	title string // "" for a band entry
 	band  uint64
 	item  *recentItem
-	count int
 }
 
 // begin returns the index for the write transaction tx, holding it until
@@ -181,13 +177,9 @@ func (rt *recentTx) settle(err error) {
 			return
 		}
 		for i := len(rt.undo) - 1; i >= 0; i-- {
-			c := rt.undo[i]
-			switch {
-			case c.item == nil:
-				ix.entries -= c.count
-			case c.added:
+			if c := rt.undo[i]; c.added {
 				ix.remove(c.title, c.band, c.item)
-			default:
+			} else {
 				ix.insert(c.title, c.band, c.item)
 			}
 		}
@@ -201,7 +193,7 @@ func (rt *recentTx) settle(err error) {
 }
 
 func (ix *recentIndex) unload() {
-	ix.loaded, ix.horizon, ix.titles, ix.bands, ix.entries = false, 0, nil, nil, 0
+	ix.loaded, ix.horizon, ix.titles, ix.bands = false, 0, nil, nil
 }
 
 // insert adds item under a title key (or, with title "", a band), reporting
@@ -227,10 +219,8 @@ func (ix *recentIndex) trim(horizon uint64) {
 	if horizon <= ix.horizon {
 		return
 	}
-	dropped := map[*recentItem]struct{}{}
-	trimRecent(ix.titles, horizon, dropped)
-	trimRecent(ix.bands, horizon, dropped)
-	ix.entries -= len(dropped)
+	trimRecent(ix.titles, horizon)
+	trimRecent(ix.bands, horizon)
 	ix.horizon = horizon
 }
 
@@ -263,13 +253,11 @@ func removeRecent[K comparable](m map[K][]*recentItem, k K, item *recentItem) *r
 	return dropped
 }
 
-// trimRecent drops the items published before horizon from every list,
-// recording them in dropped.
-func trimRecent[K comparable](m map[K][]*recentItem, horizon uint64, dropped map[*recentItem]struct{}) {
+// trimRecent drops the items published before horizon from every list.
+func trimRecent[K comparable](m map[K][]*recentItem, horizon uint64) {
 	for k, list := range m {
 		n := 0
 		for n < len(list) && list[n].published < horizon {
-			dropped[list[n]] = struct{}{}
 			n++
 		}
 		if n == len(list) {
@@ -290,22 +278,15 @@ func (rt *recentTx) add(key []byte, it *aggregator.Item) {
 		return
 	}
 	item := &recentItem{key: string(key), published: pub}
-	added := false
 	if t := it.Keys.Title; indexable(t) {
 		if ix.insert(t, 0, item) {
 			rt.undo = append(rt.undo, recentChange{added: true, title: t, item: item})
-			added = true
 		}
 	}
 	for _, b := range it.Keys.Bands {
 		if ix.insert("", b, item) {
 			rt.undo = append(rt.undo, recentChange{added: true, band: b, item: item})
-			added = true
 		}
-	}
-	if added {
-		ix.entries++
-		rt.undo = append(rt.undo, recentChange{count: 1})
 	}
 }
 
@@ -318,22 +299,15 @@ func (rt *recentTx) drop(key []byte, it *aggregator.Item) {
 		return
 	}
 	probe := &recentItem{key: string(key), published: pub}
-	dropped := false
 	if t := it.Keys.Title; indexable(t) {
 		if old := ix.remove(t, 0, probe); old != nil {
 			rt.undo = append(rt.undo, recentChange{title: t, item: old})
-			dropped = true
 		}
 	}
 	for _, b := range it.Keys.Bands {
 		if old := ix.remove("", b, probe); old != nil {
 			rt.undo = append(rt.undo, recentChange{band: b, item: old})
-			dropped = true
 		}
-	}
-	if dropped {
-		ix.entries--
-		rt.undo = append(rt.undo, recentChange{count: -1})
 	}
 }
 
@@ -371,7 +345,7 @@ func (rt *recentTx) cover(from time.Time) error {
 	rt.reset = true
 	if !ix.loaded {
 		now := ix.now()
-		ix.titles, ix.bands, ix.entries = map[string][]*recentItem{}, map[uint64][]*recentItem{}, 0
+		ix.titles, ix.bands = map[string][]*recentItem{}, map[uint64][]*recentItem{}
 		ix.horizon = min(want, timeKeyNum(now.Add(-recentKeep)))
 		ix.loaded, ix.trimmed = true, now
 		return rt.load(ix.horizon, nil)
@@ -411,9 +385,6 @@ func (rt *recentTx) load(from uint64, to *uint64) error {
 		}
 		for _, b := range it.Keys.Bands {
 			ix.insert("", b, item)
-		}
-		if indexable(it.Keys.Title) || len(it.Keys.Bands) > 0 {
-			ix.entries++
 		}
 	}
 	return nil

@@ -21,12 +21,40 @@ func recentState(t *testing.T, db *DB) (items int, horizon time.Time, loaded boo
 	if err := db.bolt.View(func(tx *bolt.Tx) error { return checkRecent(tx, db.recent) }); err != nil {
 		t.Fatal(err)
 	}
-	_, h, loaded := db.recent.recentEntries()
-	var k [timeKeyLen]byte
-	binary.BigEndian.PutUint64(k[:], h)
 	db.recent.mu.Lock()
 	defer db.recent.mu.Unlock()
-	return db.recent.entries, parseTimeKey(k[:]), loaded
+	distinct := map[*recentItem]bool{}
+	for _, list := range db.recent.titles {
+		for _, it := range list {
+			distinct[it] = true
+		}
+	}
+	for _, list := range db.recent.bands {
+		for _, it := range list {
+			distinct[it] = true
+		}
+	}
+	var k [timeKeyLen]byte
+	binary.BigEndian.PutUint64(k[:], db.recent.horizon)
+	return len(distinct), parseTimeKey(k[:]), db.recent.loaded
+}
+
+// storedXinhua opens a new store at path, without the consistency check
+// of openAt, with Xinhua's copy of the seed story saved through the story
+// merger; the clock reads an hour after it was published.
+func storedXinhua(t *testing.T, path string) (db *DB, m *aggregator.StoryMerger, now time.Time) {
+	t.Helper()
+	seed := seedItems()
+	m = aggregator.NewStoryMerger(seedSources())
+	now = seed[1].Published.Add(time.Hour)
+	db, err := Open(path, Options{Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.SaveFeed(context.Background(), storyFeed(m, now, nil, "xinhua", seed[1])); err != nil {
+		t.Fatal(err)
+	}
+	return db, m, now
 }
 
 func storyOf(t *testing.T, db *DB, it aggregator.Item) string {
@@ -97,16 +125,8 @@ func TestRecentIndexRollback(t *testing.T) {
 func TestRecentIndexAfterRestart(t *testing.T) {
 	ctx := context.Background()
 	seed := seedItems()
-	m := aggregator.NewStoryMerger(seedSources())
-	now := seed[1].Published.Add(time.Hour)
 	path := filepath.Join(t.TempDir(), "tributary.db")
-	db, err := Open(path, Options{Now: func() time.Time { return now }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.SaveFeed(ctx, storyFeed(m, now, nil, "xinhua", seed[1])); err != nil {
-		t.Fatal(err)
-	}
+	db, m, now := storedXinhua(t, path)
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -319,16 +339,8 @@ func TestCachedHeadFollowsTheRecord(t *testing.T) {
 func TestRecentIndexLoadError(t *testing.T) {
 	ctx := context.Background()
 	seed := seedItems()
-	m := aggregator.NewStoryMerger(seedSources())
-	now := seed[1].Published.Add(time.Hour)
 	path := filepath.Join(t.TempDir(), "tributary.db")
-	db, err := Open(path, Options{Now: func() time.Time { return now }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.SaveFeed(ctx, storyFeed(m, now, nil, "xinhua", seed[1])); err != nil {
-		t.Fatal(err)
-	}
+	db, m, now := storedXinhua(t, path)
 	ghost := indexKey(now, itemKey("xinhua", "ghost"))
 	put := func(fn func(b *bolt.Bucket) error) {
 		t.Helper()
@@ -344,7 +356,7 @@ func TestRecentIndexLoadError(t *testing.T) {
 	}
 	db = openAt(t, path, Options{Now: func() time.Time { return now }})
 
-	_, err = db.SaveFeed(ctx, storyFeed(m, now, nil, "cgtn-world", seed[0]))
+	_, err := db.SaveFeed(ctx, storyFeed(m, now, nil, "cgtn-world", seed[0]))
 	if err == nil || !strings.Contains(err.Error(), "published index names missing item") || !strings.Contains(err.Error(), "ghost") {
 		t.Fatalf("SaveFeed over a damaged published index: %v; want an error naming the missing item", err)
 	}
