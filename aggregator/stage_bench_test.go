@@ -182,3 +182,29 @@ func BenchmarkItemIdentity(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkPrepareStory times StoryMerger.Prepare on the 50 items of a
+// normalised feed: the story tokens of each title and lede and the keys
+// merging looks candidates up by, computed before the store's write
+// transaction.
+func BenchmarkPrepareStory(b *testing.B) {
+	for _, f := range benchStageFeeds {
+		b.Run(f.name, func(b *testing.B) {
+			feed := benchParsed(b, benchFixture(b, f.file), f.contentType)
+			items := aggregator.NormaliseItems("bench", feed, 0)
+			m := aggregator.NewStoryMerger([]aggregator.Source{{Name: "bench", Title: "Bench News"}})
+			for i := range items {
+				if m.Prepare(&items[i]); items[i].Tokens == nil || len(items[i].Tokens.Lede) == 0 || len(items[i].Keys.Bands) == 0 {
+					b.Fatalf("prepare: item %d has no lede tokens or bands: %+v", i, items[i].Keys)
+				}
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				for i := range items {
+					m.Prepare(&items[i])
+				}
+			}
+			benchReportPerItem(b)
+		})
+	}
+}

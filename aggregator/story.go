@@ -327,24 +327,31 @@ func appendTokens(dst []string, words []string, noSpace []bool) []string {
 // namedTokens returns the content tokens of text (at most limit) and
 // those of them that name something: numbers, and words written with a
 // capital letter other than at the start of a sentence (all of them in a
-// headline written in Title Case, where capitals say nothing).
+// headline written in Title Case, where capitals say nothing). full
+// reports whether it stopped at the limit, before the end of the text.
 // splitter is reused across the fields of the text.
-func namedTokens(splitter *query.WordSplitter, text string, limit int) (tokens []string, key []string) {
+func namedTokens(splitter *query.WordSplitter, text string, limit int) (tokens []string, key []string, full bool) {
 	type field struct {
-		tokens []string
-		upper  bool
+		end   int // tokens[previous end:end] are the field's
+		upper bool
 	}
 	var fields []field
-	upper, long, n := 0, 0, 0
+	var words []string // the words of one field, reused
+	var noSpace []bool
+	upper, long := 0, 0
 	start := true
-	for _, f := range strings.FieldsFunc(text, func(r rune) bool {
-		return unicode.IsSpace(r) || r == '-' || r == '–' || r == '—' || r == '/' || r == ','
-	}) {
-		ws, ns := splitter.Words(f)
-		toks := appendTokens(nil, ws, ns)
+	for rest := text; !full; {
+		f, next, ok := nextField(rest)
+		if !ok {
+			break
+		}
+		rest = next
+		n := len(tokens)
+		words, noSpace = splitter.AppendWords(words[:0], noSpace[:0], f)
+		tokens = appendTokens(tokens, words, noSpace)
 		sentenceStart := start
 		start = strings.ContainsAny(f[len(f)-1:], ".!?:")
-		if len(toks) == 0 {
+		if len(tokens) == n {
 			continue
 		}
 		r, _ := utf8.DecodeRuneInString(strings.TrimLeft(f, "\"'“‘(["))
@@ -355,25 +362,44 @@ func namedTokens(splitter *query.WordSplitter, text string, limit int) (tokens [
 				upper++
 			}
 		}
-		fields = append(fields, field{toks, up})
+		fields = append(fields, field{len(tokens), up})
 		// Enough tokens: the rest of a long text is not read.
-		if n += len(toks); n >= limit {
-			break
-		}
+		full = len(tokens) >= limit
 	}
 	titleCase := long >= 2 && upper*10 >= long*7
+	from := 0
 	for _, f := range fields {
-		tokens = append(tokens, f.tokens...)
-		for _, t := range f.tokens {
+		for _, t := range tokens[from:f.end] {
 			if isNumber(t) || f.upper || titleCase {
 				key = append(key, t)
 			}
 		}
+		from = f.end
 	}
 	if len(tokens) > limit {
 		tokens = tokens[:limit]
 	}
-	return tokens, setOf(key)
+	return slices.Clip(tokens), setOf(key), full
+}
+
+// nextField returns the first field of text — a run of characters other
+// than spaces, dashes, slashes and commas, which separate the words a
+// capital is judged on — and the text after it; ok is false when text
+// holds no field.
+func nextField(text string) (field, rest string, ok bool) {
+	isSeparator := func(r rune) bool {
+		return unicode.IsSpace(r) || r == '-' || r == '–' || r == '—' || r == '/' || r == ','
+	}
+	i := strings.IndexFunc(text, func(r rune) bool { return !isSeparator(r) })
+	if i < 0 {
+		return "", "", false
+	}
+	text = text[i:]
+	j := strings.IndexFunc(text, isSeparator)
+	if j < 0 {
+		j = len(text)
+	}
+	return text[:j], text[j:], true
 }
 
 // setOf returns the tokens as a set: sorted, without duplicates, in a
@@ -436,13 +462,32 @@ func newStoryDoc(it *Item, names []string) *storyDoc {
 func storyTokens(it *Item, names []string) *StoryTokens {
 	t := &StoryTokens{}
 	var splitter query.WordSplitter
-	t.Title, t.TitleNamed = namedTokens(&splitter, stripOutlet(it.Title, names), 64)
-	body := query.HTMLText(it.Summary)
-	if strings.TrimSpace(body) == "" {
-		body = query.HTMLText(it.Content)
-	}
-	t.Lede, t.LedeNamed = namedTokens(&splitter, body, ledeTokens)
+	t.Title, t.TitleNamed, _ = namedTokens(&splitter, stripOutlet(it.Title, names), 64)
+	t.Lede, t.LedeNamed = ledeTokensOf(&splitter, it)
 	return t
+}
+
+// ledeTextBytes is how much of a summary's text is read for its lede at
+// first: about twice what ledeTokens content words take in news prose.
+const ledeTextBytes = 1024
+
+// ledeTokensOf returns namedTokens of the text of the item's summary, or
+// of its content when the summary has no text, reading no more of the
+// HTML than the lede needs: the start of the text, four times more each
+// time that start holds too few tokens.
+func ledeTokensOf(splitter *query.WordSplitter, it *Item) (tokens, named []string) {
+	html, summary := it.Summary, true
+	for size := ledeTextBytes; ; size *= 4 {
+		text, complete := query.HTMLTextPrefix(html, size)
+		if summary && complete && strings.TrimSpace(text) == "" {
+			html, summary, size = it.Content, false, ledeTextBytes/4
+			continue
+		}
+		tokens, named, full := namedTokens(splitter, text, ledeTokens)
+		if full || complete {
+			return tokens, named
+		}
+	}
 }
 
 // docOf builds the comparison document of stored tokens. The named

@@ -499,7 +499,10 @@ func TestNamedTokensStopsAtLimit(t *testing.T) {
 	lede := strings.Repeat("officials said the measure still needs a final vote in parliament ", 8)
 	tail := strings.Repeat("Sweeping Capitalised Words Everywhere In This Later Paragraph ", 500)
 	var ws query.WordSplitter
-	tokens, named := namedTokens(&ws, lede+tail, ledeTokens)
+	tokens, named, full := namedTokens(&ws, lede+tail, ledeTokens)
+	if !full {
+		t.Error("namedTokens did not report stopping at the limit")
+	}
 	if len(tokens) != ledeTokens {
 		t.Fatalf("%d tokens, want %d", len(tokens), ledeTokens)
 	}
@@ -510,5 +513,63 @@ func TestNamedTokensStopsAtLimit(t *testing.T) {
 	}
 	if len(named) != 0 {
 		t.Errorf("named tokens %q: the lede names nothing", named)
+	}
+}
+
+// TestLedeTokensReadOnlyTheLede: reading only the start of a summary's
+// text gives exactly the lede tokens of the whole text, whatever the HTML
+// around the place where reading stops.
+func TestLedeTokensReadOnlyTheLede(t *testing.T) {
+	var summaries [][2]string // summary, content
+	_, items, _ := loadStoryFixture(t)
+	for _, it := range items {
+		summaries = append(summaries, [2]string{it.Summary, it.Content})
+	}
+	for _, file := range []string{"news-50.rss", "news-50.atom"} {
+		body, err := os.ReadFile(filepath.Join("testdata", "bench", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		feed, err := ParseFeed(body, "", "https://news.example.org/feed")
+		if err != nil || len(feed.Items) == 0 {
+			t.Fatalf("%s: %d items, %v", file, len(feed.Items), err)
+		}
+		for _, it := range feed.Items {
+			summaries = append(summaries, [2]string{it.Summary, it.Content})
+		}
+	}
+	sentence := "The Minister of Finance said on Tuesday that the 2026 budget would cut spending. "
+	for _, pad := range []int{0, 1, 7, 500, 1000, 1023, 1024, 1025} {
+		lead := strings.Repeat("x", pad)
+		summaries = append(summaries,
+			[2]string{lead + strings.Repeat(sentence, 40), ""},
+			[2]string{lead + strings.Repeat("<p>"+sentence+"</p>", 40), ""},
+			// Inline tags that split a word where reading could stop.
+			[2]string{lead + strings.Repeat("The <b>Par</b>liament <i>of</i> Kenya ap<em>proves</em> the ", 200), ""},
+			[2]string{lead + strings.Repeat("Long-running/hyphenated,comma-separated—words ", 200), ""},
+			// No space at all: the whole text is one field.
+			[2]string{lead + strings.Repeat("Word", 2000), ""},
+			// A blank summary stands for none: the content is read.
+			[2]string{strings.Repeat(" ", pad) + "<p> </p>", strings.Repeat(sentence, 30)},
+			[2]string{strings.Repeat(" ", 3000), strings.Repeat(sentence, 30)},
+			// Stopwords only at first: the first read holds too few tokens.
+			[2]string{lead + strings.Repeat("of the and to in ", 150) + strings.Repeat(sentence, 30), ""},
+			[2]string{"<script>" + strings.Repeat("var x = 1; ", 300) + "</script>" + strings.Repeat(sentence, 30), ""},
+			[2]string{lead + strings.Repeat("中国外交部发言人表示，", 300), ""},
+			[2]string{lead + "&nbsp;" + strings.Repeat("Word&nbsp;", 400) + strings.Repeat(sentence, 10), ""},
+		)
+	}
+	var ws query.WordSplitter
+	for i, s := range summaries {
+		text := query.HTMLText(s[0])
+		if strings.TrimSpace(text) == "" {
+			text = query.HTMLText(s[1])
+		}
+		wantTokens, wantNamed, _ := namedTokens(&ws, text, ledeTokens)
+		gotTokens, gotNamed := ledeTokensOf(&ws, &Item{Summary: s[0], Content: s[1]})
+		if !slices.Equal(gotTokens, wantTokens) || !slices.Equal(gotNamed, wantNamed) {
+			t.Errorf("summary %d (%.60q…): lede tokens %q named %q, want %q named %q",
+				i, s[0], gotTokens, gotNamed, wantTokens, wantNamed)
+		}
 	}
 }

@@ -315,6 +315,31 @@ func isInline(name []byte) bool {
 // entities decoded, the content of script, style and similar elements
 // dropped, and a space where a block element separates words.
 func appendHTMLText(dst []byte, s string) []byte {
+	dst, _ = appendHTMLTextPrefix(dst, s, 0)
+	return dst
+}
+
+// appendHTMLTextPrefix is appendHTMLText that stops reading once it has
+// appended at least limit bytes (none if limit is 0) and can end what it
+// appended just after an ASCII space: the text it returns then ends at a
+// word boundary and is a prefix of the whole text. complete reports
+// whether the whole fragment was read.
+func appendHTMLTextPrefix(dst []byte, s string, limit int) (_ []byte, complete bool) {
+	start := len(dst)
+	// cut ends dst after the first ASCII space at or after the limit that
+	// lies past from, if there is one.
+	cut := func(from int) ([]byte, bool) {
+		if limit <= 0 || len(dst)-start < limit {
+			return dst, false
+		}
+		for i := max(from, start+limit-1); i < len(dst); i++ {
+			switch dst[i] {
+			case ' ', '\t', '\n', '\r', '\f':
+				return dst[:i+1], true
+			}
+		}
+		return dst, false
+	}
 	z := nethtml.NewTokenizer(strings.NewReader(s))
 	var nameBuf [16]byte
 	var skip []byte // name of the element whose content is being skipped
@@ -323,10 +348,14 @@ func appendHTMLText(dst []byte, s string) []byte {
 		tt := z.Next()
 		switch tt {
 		case nethtml.ErrorToken:
-			return dst
+			return dst, true
 		case nethtml.TextToken:
 			if skip == nil {
+				from := len(dst)
 				dst = append(dst, z.Text()...)
+				if out, stop := cut(from); stop {
+					return out, false
+				}
 			}
 			continue
 		case nethtml.StartTagToken, nethtml.EndTagToken, nethtml.SelfClosingTagToken:
@@ -352,6 +381,9 @@ func appendHTMLText(dst []byte, s string) []byte {
 			depth = 1
 		case !isInline(name):
 			dst = append(dst, ' ')
+			if out, stop := cut(len(dst) - 1); stop {
+				return out, false
+			}
 		}
 	}
 }

@@ -469,3 +469,35 @@ func TestFastPaths(t *testing.T) {
 		}
 	}
 }
+
+// TestHTMLTextPrefix: the prefix is the start of HTMLText, at least the
+// limit long unless it is the whole text, and ends after a space, so that
+// no word in it is cut.
+func TestHTMLTextPrefix(t *testing.T) {
+	for _, in := range []string{
+		"",
+		"plain text without any tags at all, long enough to be cut in a few places",
+		"<p>First paragraph.</p><p>Second <b>bo</b>ld paragraph.</p><div>Third</div>",
+		"Un<b>broken</b>Word<i>Without</i>Spaces<p>then a block</p>and more",
+		"<script>skipped text</script>seen text &amp; entities&nbsp;and spaces\tand\ttabs\nand lines",
+		"<ul><li>one</li><li>two</li><li>three</li></ul>",
+	} {
+		whole := HTMLText(in)
+		for limit := 1; limit <= len(whole)+2; limit++ {
+			got, complete := HTMLTextPrefix(in, limit)
+			switch {
+			case !strings.HasPrefix(whole, got):
+				t.Fatalf("HTMLTextPrefix(%q, %d) = %q, not a prefix of %q", in, limit, got, whole)
+			case complete && got != whole:
+				t.Fatalf("HTMLTextPrefix(%q, %d) = %q complete, want %q", in, limit, got, whole)
+			case !complete && (len(got) < limit || !strings.ContainsAny(got[len(got)-1:], " \t\n\r\f")):
+				t.Fatalf("HTMLTextPrefix(%q, %d) = %q: short of the limit or not ending after a space", in, limit, got)
+			}
+		}
+	}
+	// Reading stops near the limit rather than at the end.
+	long := strings.Repeat("<p>one two three four five</p>", 1000)
+	if got, complete := HTMLTextPrefix(long, 100); complete || len(got) > 200 {
+		t.Errorf("HTMLTextPrefix(long, 100): %d bytes, complete %v; want about 100, incomplete", len(got), complete)
+	}
+}

@@ -14,13 +14,24 @@ type WordSplitter struct {
 	buf []byte
 }
 
-// Words is the package's Words.
-func (ws *WordSplitter) Words(s string) (words []string, noSpace []bool) {
+// AppendWords appends the words of s to words and noSpace, as Words
+// returns them.
+func (ws *WordSplitter) AppendWords(words []string, noSpace []bool, s string) ([]string, []bool) {
 	ws.buf = ws.nz.appendNormalized(ws.buf[:0], []byte(s))
-	return appendWords(nil, nil, ws.buf)
+	return appendWords(words, noSpace, ws.buf)
 }
 
 // HTMLText returns the text content of an HTML fragment: entities decoded,
 // script and style content dropped, a space where a block element
 // separates words.
 func HTMLText(s string) string { return string(appendHTMLText(nil, s)) }
+
+// HTMLTextPrefix returns the start of HTMLText(s): at least limit bytes of
+// it where s has that many, ending just after a space, so that the words
+// it holds are the first words of the whole text, whole. complete reports
+// whether it is the whole text. A caller that needs only the first words
+// of a long fragment reads no more of it than that.
+func HTMLTextPrefix(s string, limit int) (text string, complete bool) {
+	b, complete := appendHTMLTextPrefix(nil, s, max(limit, 1))
+	return string(b), complete
+}
