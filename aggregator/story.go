@@ -544,30 +544,33 @@ func (d *storyDoc) abbreviates(t string) bool {
 	if len(t) < 2 || len(t) > 6 || isNumber(t) {
 		return false
 	}
-	var match func(t string, words []string, used int) bool
-	match = func(t string, words []string, used int) bool {
-		if t == "" {
-			return used >= 2
-		}
-		if len(words) == 0 {
-			return false
-		}
-		w := words[0]
-		for k := 1; k <= len(w) && k <= len(t); k++ {
-			if w[:k] != t[:k] {
-				break
-			}
-			if match(t[k:], words[1:], used+1) {
-				return true
-			}
-		}
-		return false
-	}
 	for _, seq := range d.seq {
 		for i := range seq {
-			if seq[i] != "" && seq[i][0] == t[0] && match(t, seq[i:], 0) {
+			if seq[i] != "" && seq[i][0] == t[0] && spellsOut(t, seq[i:], 0) {
 				return true
 			}
+		}
+	}
+	return false
+}
+
+// spellsOut reports whether t is made of leading letters of words, in
+// order, each giving at least one, from words[0] on, with used words so
+// far and at least two in all.
+func spellsOut(t string, words []string, used int) bool {
+	if t == "" {
+		return used >= 2
+	}
+	if len(words) == 0 {
+		return false
+	}
+	w := words[0]
+	for k := 1; k <= len(w) && k <= len(t); k++ {
+		if w[:k] != t[:k] {
+			break
+		}
+		if spellsOut(t[k:], words[1:], used+1) {
+			return true
 		}
 	}
 	return false
