@@ -431,15 +431,15 @@ func (rt *recentTx) byBands(bands []uint64, from, to time.Time, minShared, limit
 			shared = append(shared, it)
 		}
 	}
+	if limit > 0 && len(shared) > limit {
+		shared = mostShared(shared, limit)
+	}
 	slices.SortFunc(shared, func(a, b *recentItem) int {
 		if a.hits != b.hits {
 			return b.hits - a.hits
 		}
 		return cmp.Compare(a.key, b.key)
 	})
-	if limit > 0 && len(shared) > limit {
-		shared = shared[:limit]
-	}
 	keys := make([][]byte, len(shared))
 	for i, it := range shared {
 		keys[i] = []byte(it.key)
@@ -447,6 +447,45 @@ func (rt *recentTx) byBands(bands []uint64, from, to time.Time, minShared, limit
 	clear(hits)
 	ix.hits = hits[:0]
 	return keys, nil
+}
+
+// mostShared keeps, in place, the limit items of shared that share the
+// most bands (ties by key), in no particular order, without sorting them
+// all: a crowded window has hundreds of items sharing two or three bands.
+func mostShared(shared []*recentItem, limit int) []*recentItem {
+	maxHits := 0
+	for _, it := range shared {
+		maxHits = max(maxHits, it.hits)
+	}
+	// The fewest hits among the limit best: every item above it is kept,
+	// and the items at it by key, as many as there is room for.
+	byHits := make([]int, maxHits+1)
+	for _, it := range shared {
+		byHits[it.hits]++
+	}
+	least, above := maxHits, 0
+	for least > 0 && above+byHits[least] < limit {
+		above += byHits[least]
+		least--
+	}
+	edge := make([]*recentItem, 0, limit-above) // the least-hit items kept, by key
+	kept := shared[:0]
+	for _, it := range shared {
+		switch {
+		case it.hits > least:
+			kept = append(kept, it)
+		case it.hits == least:
+			if len(edge) == cap(edge) && it.key >= edge[len(edge)-1].key {
+				continue
+			}
+			if len(edge) == cap(edge) {
+				edge = edge[:len(edge)-1]
+			}
+			i, _ := slices.BinarySearchFunc(edge, it.key, func(e *recentItem, k string) int { return cmp.Compare(e.key, k) })
+			edge = slices.Insert(edge, i, it)
+		}
+	}
+	return append(kept, edge...)
 }
 
 // eachRecent calls fn with the items of list published within [from, to],

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -373,5 +375,108 @@ func TestRecentIndexLoadError(t *testing.T) {
 	}
 	if got, want := storyOf(t, db, seed[0]), seed[1].ID; got != want {
 		t.Errorf("after the repair CGTN's copy is in story %q, want %q", got, want)
+	}
+}
+
+// TestRecentByBands: a band query returns what a scan of every indexed
+// item finds — each band's latest maxBandEntries items in the window
+// counted, those sharing at least minShared bands, most shared first, ties
+// by key, at most limit — however crowded the window.
+func TestRecentByBands(t *testing.T) {
+	base := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name      string
+		items     int
+		pool      int // distinct band values the items draw from
+		minShared int
+		limit     int
+	}{
+		{"sparse", 40, 200, 2, 16},
+		{"crowded", 600, 24, 2, 16},
+		{"crowded, one returned", 600, 24, 2, 1},
+		{"crowded, no limit", 600, 24, 3, 0},
+		{"limit above the matches", 30, 40, 1, 1000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := rand.New(rand.NewPCG(uint64(tc.items), uint64(tc.pool)))
+			ix := newRecentIndex(func() time.Time { return base })
+			ix.loaded, ix.titles, ix.bands = true, map[string][]*recentItem{}, map[uint64][]*recentItem{}
+			type entry struct {
+				item  *recentItem
+				bands []uint64
+			}
+			var all []entry
+			for i := range tc.items {
+				it := &recentItem{key: fmt.Sprintf("item-%04d", r.IntN(10000)*10000+i),
+					published: timeKeyNum(base.Add(-time.Duration(r.IntN(96*60)) * time.Minute))}
+				var bands []uint64
+				for _, b := range r.Perm(tc.pool)[:16] {
+					bands = append(bands, uint64(b))
+					ix.insert("", uint64(b), it)
+				}
+				all = append(all, entry{it, bands})
+			}
+			query := []uint64{}
+			for _, b := range r.Perm(tc.pool)[:16] {
+				query = append(query, uint64(b))
+			}
+			from, to := base.Add(-48*time.Hour), base
+
+			// The reference: a scan of every item.
+			hits := map[*recentItem]int{}
+			for _, b := range query {
+				var in []*recentItem
+				for _, e := range all {
+					if slices.Contains(e.bands, b) && e.item.published >= timeKeyNum(from) && e.item.published <= timeKeyNum(to) {
+						in = append(in, e.item)
+					}
+				}
+				slices.SortFunc(in, func(a, b *recentItem) int { return compareRecent(b, a) })
+				for _, it := range in[:min(len(in), maxBandEntries)] {
+					hits[it]++
+				}
+			}
+			var want []string
+			for _, e := range all {
+				if hits[e.item] >= tc.minShared {
+					want = append(want, e.item.key)
+				}
+			}
+			slices.SortFunc(want, func(a, b string) int {
+				ha, hb := 0, 0
+				for _, e := range all {
+					if e.item.key == a {
+						ha = hits[e.item]
+					}
+					if e.item.key == b {
+						hb = hits[e.item]
+					}
+				}
+				if ha != hb {
+					return hb - ha
+				}
+				return strings.Compare(a, b)
+			})
+			if tc.limit > 0 && len(want) > tc.limit {
+				want = want[:tc.limit]
+			}
+			if len(want) == 0 {
+				t.Fatal("the case finds nothing: it tests nothing")
+			}
+
+			rt := ix.begin(nil)
+			keys, err := rt.byBands(query, from, to, tc.minShared, tc.limit)
+			rt.settle(errors.New("read only"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, k := range keys {
+				got = append(got, string(k))
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("byBands gave %d keys %q\nwant %d %q", len(got), got, len(want), want)
+			}
+		})
 	}
 }
