@@ -408,7 +408,9 @@ func setOf(tokens []string) []string {
 	if len(tokens) == 0 {
 		return nil
 	}
-	return slices.Compact(slices.Sorted(slices.Values(tokens)))
+	set := slices.Clone(tokens)
+	slices.Sort(set)
+	return slices.Clip(slices.Compact(set))
 }
 
 // has reports whether the set holds t.
