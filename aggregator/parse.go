@@ -90,14 +90,14 @@ func ParseFeed(body []byte, contentType string, feedURL string) (*ParsedFeed, er
 	if trimmed[0] == '<' {
 		var err error
 		if body, err = parseDefuseXML(body); err != nil {
-			if gofeed.DetectFeedType(bytes.NewReader(page)) == gofeed.FeedTypeUnknown && parseLooksLikeHTML(page) {
+			if detectFeedType(page) == gofeed.FeedTypeUnknown && parseLooksLikeHTML(page) {
 				return nil, parseHTMLPageError(page, feedURL)
 			}
 			return nil, err
 		}
 	}
 
-	switch gofeed.DetectFeedType(bytes.NewReader(body)) {
+	switch detectFeedType(body) {
 	case gofeed.FeedTypeRSS:
 		return parseRSS(body, feedURL)
 	case gofeed.FeedTypeAtom:
@@ -951,6 +951,22 @@ func parseDoctypeEnd(body []byte, i int) int {
 		i++
 	}
 	return len(body)
+}
+
+// detectHead is how much of a body detectFeedType shows gofeed first.
+const detectHead = 8 << 10
+
+// detectFeedType is gofeed.DetectFeedType, which copies the whole body to
+// find its root element or first character: it is shown the start of the
+// body first, and the whole only when that start does not tell. The tokens
+// before the root are the same in both, so the answer is too.
+func detectFeedType(body []byte) gofeed.FeedType {
+	if len(body) > detectHead {
+		if t := gofeed.DetectFeedType(bytes.NewReader(body[:detectHead])); t != gofeed.FeedTypeUnknown {
+			return t
+		}
+	}
+	return gofeed.DetectFeedType(bytes.NewReader(body))
 }
 
 // parseLooksLikeHTML reports whether a body that is not a feed is an HTML

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/mmcdole/gofeed"
 )
 
 // The flag has its own name because other tests share this package.
@@ -684,5 +686,31 @@ func TestParseFeedDeepNesting(t *testing.T) {
 				t.Errorf("error = %v, want %q", err, tt.wantErr)
 			}
 		})
+	}
+}
+
+// TestDetectFeedTypeReadsTheStart: detecting a feed's type from the start
+// of its body gives gofeed's answer on the whole body, wherever the root
+// element falls, across the cut included.
+func TestDetectFeedTypeReadsTheStart(t *testing.T) {
+	roots := []string{
+		`<rss version="2.0"><channel><title>t</title></channel></rss>`,
+		`<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title></feed>`,
+		`<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"></rdf:RDF>`,
+		`<rssfeed><channel/></rssfeed>`,
+		`<html><body>not a feed</body></html>`,
+	}
+	for _, root := range roots {
+		for _, at := range []int{0, 100, detectHead - 20, detectHead - 5, detectHead - 3, detectHead - 1, detectHead, detectHead + 1, 3 * detectHead} {
+			pad := max(at-len(`<?xml version="1.0"?><!---->`), 0)
+			body := []byte(`<?xml version="1.0"?><!--` + strings.Repeat("x", pad) + `-->` + root + strings.Repeat(" ", detectHead))
+			want := gofeed.DetectFeedType(bytes.NewReader(body))
+			if got := detectFeedType(body); got != want {
+				t.Errorf("root %.20q at %d: detected %v, gofeed says %v", root, at, got, want)
+			}
+			if want == gofeed.FeedTypeUnknown && !strings.HasPrefix(root, "<html") && !strings.HasPrefix(root, "<rssfeed") {
+				t.Errorf("root %.20q at %d: gofeed does not detect it; the case tests nothing", root, at)
+			}
+		}
 	}
 }
