@@ -373,18 +373,18 @@ func (ix *recentIndex) recentEntries() (entries map[string]bool, horizon uint64,
 	entries = map[string]bool{}
 	var tk [timeKeyLen]byte
 	for title, list := range ix.titles {
-		for _, it := range list {
+		list.all(func(it *recentItem) {
 			binary.BigEndian.PutUint64(tk[:], it.published)
 			entries["t"+title+"\x00"+string(tk[:])+it.key] = true
-		}
+		})
 	}
 	for band, list := range ix.bands {
 		var b [8]byte
 		binary.BigEndian.PutUint64(b[:], band)
-		for _, it := range list {
+		list.all(func(it *recentItem) {
 			binary.BigEndian.PutUint64(tk[:], it.published)
 			entries["b"+string(b[:])+string(tk[:])+it.key] = true
-		}
+		})
 	}
 	return entries, ix.horizon, ix.loaded
 }

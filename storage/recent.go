@@ -50,8 +50,8 @@ type recentIndex struct {
 	// horizon is a time key (as a number): every stored item published
 	// at or after it is indexed, and no item before it.
 	horizon uint64
-	titles  map[string][]*recentItem // title key → items, by (published, key)
-	bands   map[uint64][]*recentItem // band → items, by (published, key)
+	titles  map[string]*recentList // title key → items
+	bands   map[uint64]*recentList // band → items
 	// trimmed is when the index was last trimmed (or loaded).
 	trimmed time.Time
 	// queries numbers byBands queries; hits is their reused buffer.
@@ -226,44 +226,34 @@ func (ix *recentIndex) trim(horizon uint64) {
 
 // insertRecent adds item to the list under k unless it is there,
 // reporting whether it added it.
-func insertRecent[K comparable](m map[K][]*recentItem, k K, item *recentItem) bool {
+func insertRecent[K comparable](m map[K]*recentList, k K, item *recentItem) bool {
 	list := m[k]
-	i, found := slices.BinarySearchFunc(list, item, compareRecent)
-	if found {
-		return false
+	if list == nil {
+		list = &recentList{}
+		m[k] = list
 	}
-	m[k] = slices.Insert(list, i, item)
-	return true
+	return list.insert(item)
 }
 
 // removeRecent drops the entry matching item (by key and time) from the
 // list under k, returning it, or nil.
-func removeRecent[K comparable](m map[K][]*recentItem, k K, item *recentItem) *recentItem {
+func removeRecent[K comparable](m map[K]*recentList, k K, item *recentItem) *recentItem {
 	list := m[k]
-	i, found := slices.BinarySearchFunc(list, item, compareRecent)
-	if !found {
+	if list == nil {
 		return nil
 	}
-	dropped := list[i]
-	if list = slices.Delete(list, i, i+1); len(list) == 0 {
+	dropped := list.remove(item)
+	if list.n == 0 {
 		delete(m, k)
-	} else {
-		m[k] = list
 	}
 	return dropped
 }
 
 // trimRecent drops the items published before horizon from every list.
-func trimRecent[K comparable](m map[K][]*recentItem, horizon uint64) {
+func trimRecent[K comparable](m map[K]*recentList, horizon uint64) {
 	for k, list := range m {
-		n := 0
-		for n < len(list) && list[n].published < horizon {
-			n++
-		}
-		if n == len(list) {
+		if list.trim(horizon); list.n == 0 {
 			delete(m, k)
-		} else if n > 0 {
-			m[k] = slices.Clone(list[n:])
 		}
 	}
 }
@@ -345,7 +335,7 @@ func (rt *recentTx) cover(from time.Time) error {
 	rt.reset = true
 	if !ix.loaded {
 		now := ix.now()
-		ix.titles, ix.bands = map[string][]*recentItem{}, map[uint64][]*recentItem{}
+		ix.titles, ix.bands = map[string]*recentList{}, map[uint64]*recentList{}
 		ix.horizon = min(want, timeKeyNum(now.Add(-recentKeep)))
 		ix.loaded, ix.trimmed = true, now
 		return rt.load(ix.horizon, nil)
@@ -397,7 +387,7 @@ func (rt *recentTx) byTitle(key string, from, to time.Time, limit int) ([][]byte
 		return nil, err
 	}
 	var keys [][]byte
-	eachRecent(rt.ix.titles[key], from, to, limit, func(it *recentItem) { keys = append(keys, []byte(it.key)) })
+	rt.ix.titles[key].each(timeKeyNum(from), timeKeyNum(to), limit, func(it *recentItem) { keys = append(keys, []byte(it.key)) })
 	slices.Reverse(keys)
 	return keys, nil
 }
@@ -416,8 +406,9 @@ func (rt *recentTx) byBands(bands []uint64, from, to time.Time, minShared, limit
 	ix.queries++
 	q := ix.queries
 	hits := ix.hits[:0]
+	lo, hi := timeKeyNum(from), timeKeyNum(to)
 	for _, band := range bands {
-		eachRecent(ix.bands[band], from, to, maxBandEntries, func(it *recentItem) {
+		ix.bands[band].each(lo, hi, maxBandEntries, func(it *recentItem) {
 			if it.query != q {
 				it.query, it.hits = q, 0
 				hits = append(hits, it)
@@ -488,22 +479,3 @@ func mostShared(shared []*recentItem, limit int) []*recentItem {
 	return append(kept, edge...)
 }
 
-// eachRecent calls fn with the items of list published within [from, to],
-// latest first, at most limit of them.
-func eachRecent(list []*recentItem, from, to time.Time, limit int, fn func(*recentItem)) {
-	lo, hi := timeKeyNum(from), timeKeyNum(to)
-	end, _ := slices.BinarySearchFunc(list, hi, func(it *recentItem, t uint64) int {
-		if it.published <= t {
-			return -1
-		}
-		return 1
-	})
-	n := 0
-	for i := end - 1; i >= 0 && list[i].published >= lo; i-- {
-		if limit > 0 && n >= limit {
-			return
-		}
-		n++
-		fn(list[i])
-	}
-}

@@ -27,14 +27,10 @@ func recentState(t *testing.T, db *DB) (items int, horizon time.Time, loaded boo
 	defer db.recent.mu.Unlock()
 	distinct := map[*recentItem]bool{}
 	for _, list := range db.recent.titles {
-		for _, it := range list {
-			distinct[it] = true
-		}
+		list.all(func(it *recentItem) { distinct[it] = true })
 	}
 	for _, list := range db.recent.bands {
-		for _, it := range list {
-			distinct[it] = true
-		}
+		list.all(func(it *recentItem) { distinct[it] = true })
 	}
 	var k [timeKeyLen]byte
 	binary.BigEndian.PutUint64(k[:], db.recent.horizon)
@@ -400,7 +396,7 @@ func TestRecentByBands(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := rand.New(rand.NewPCG(uint64(tc.items), uint64(tc.pool)))
 			ix := newRecentIndex(func() time.Time { return base })
-			ix.loaded, ix.titles, ix.bands = true, map[string][]*recentItem{}, map[uint64][]*recentItem{}
+			ix.loaded, ix.titles, ix.bands = true, map[string]*recentList{}, map[uint64]*recentList{}
 			type entry struct {
 				item  *recentItem
 				bands []uint64

@@ -1,0 +1,100 @@
+package storage
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// TestRecentList runs random inserts, removes, trims and range reads on a
+// chunked list and on a plain sorted slice, and compares them after every
+// step: the chunks must split and empty without losing or misplacing an
+// entry.
+func TestRecentList(t *testing.T) {
+	for _, seed := range []uint64{1, 2, 3} {
+		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
+			r := rand.New(rand.NewPCG(seed, 0))
+			var l recentList
+			var ref []*recentItem
+			newItem := func() *recentItem {
+				// Few distinct times, so that ties are ordered by key.
+				return &recentItem{key: fmt.Sprintf("k%05d", r.IntN(100000)), published: uint64(1000 + r.IntN(2000))}
+			}
+			floor := uint64(0)
+			for step := range 6000 {
+				switch op := r.IntN(100); {
+				case op < 60 || len(ref) == 0: // insert, now and then one already there
+					it := newItem()
+					if it.published < floor {
+						it.published = floor + uint64(r.IntN(50))
+					}
+					if len(ref) > 0 && r.IntN(10) == 0 {
+						it = &recentItem{key: ref[r.IntN(len(ref))].key, published: ref[r.IntN(len(ref))].published}
+					}
+					i, found := slices.BinarySearchFunc(ref, it, compareRecent)
+					if got := l.insert(it); got == found {
+						t.Fatalf("step %d: insert(%v) = %v with the entry there %v", step, *it, got, found)
+					}
+					if !found {
+						ref = slices.Insert(ref, i, it)
+					}
+				case op < 90: // remove one there, or one not there
+					it := newItem()
+					if r.IntN(4) > 0 {
+						c := ref[r.IntN(len(ref))]
+						it = &recentItem{key: c.key, published: c.published}
+					}
+					i, found := slices.BinarySearchFunc(ref, it, compareRecent)
+					var want *recentItem
+					if found {
+						want = ref[i]
+						ref = slices.Delete(ref, i, i+1)
+					}
+					if got := l.remove(it); got != want {
+						t.Fatalf("step %d: remove(%v) = %p, want %p", step, *it, got, want)
+					}
+				case op < 92: // trim
+					floor += uint64(r.IntN(40))
+					l.trim(floor)
+					ref = slices.DeleteFunc(ref, func(it *recentItem) bool { return it.published < floor })
+				default: // read a range, latest first
+					lo := floor + uint64(r.IntN(2000))
+					hi := lo + uint64(r.IntN(400))
+					limit := r.IntN(3) * 40
+					var want, got []*recentItem
+					for i := len(ref) - 1; i >= 0; i-- {
+						if it := ref[i]; it.published >= lo && it.published <= hi && (limit == 0 || len(want) < limit) {
+							want = append(want, it)
+						}
+					}
+					l.each(lo, hi, limit, func(it *recentItem) { got = append(got, it) })
+					if !slices.Equal(got, want) {
+						t.Fatalf("step %d: each(%d, %d, %d) gave %d entries, want %d", step, lo, hi, limit, len(got), len(want))
+					}
+				}
+				if l.n != len(ref) {
+					t.Fatalf("step %d: %d entries counted, want %d", step, l.n, len(ref))
+				}
+				var all []*recentItem
+				for ci, c := range l.chunks {
+					if len(c) == 0 || len(c) > recentChunk {
+						t.Fatalf("step %d: chunk %d holds %d entries", step, ci, len(c))
+					}
+					for _, e := range c {
+						if e.published != e.item.published {
+							t.Fatalf("step %d: an entry says %d of an item published %d", step, e.published, e.item.published)
+						}
+						all = append(all, e.item)
+					}
+				}
+				if !slices.Equal(all, ref) {
+					t.Fatalf("step %d: the chunks hold %d entries, not the %d of the reference in order", step, len(all), len(ref))
+				}
+			}
+			if len(l.chunks) < 4 {
+				t.Fatalf("only %d chunks at the end: the test never split one", len(l.chunks))
+			}
+		})
+	}
+}
