@@ -478,4 +478,3 @@ func mostShared(shared []*recentItem, limit int) []*recentItem {
 	}
 	return append(kept, edge...)
 }
-
