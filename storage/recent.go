@@ -120,13 +120,6 @@ type recentItem struct {
 	hits  int
 }
 
-func compareRecent(a, b *recentItem) int {
-	if c := cmp.Compare(a.published, b.published); c != 0 {
-		return c
-	}
-	return cmp.Compare(a.key, b.key)
-}
-
 func newRecentIndex(now func() time.Time) *recentIndex {
 	return &recentIndex{now: now}
 }

@@ -63,8 +63,8 @@ func (l *recentList) insert(item *recentItem) bool {
 		return false
 	}
 	if c := l.chunks[ci]; len(c) == recentChunk {
-		// A full chunk is split in two halves, each with room to grow
-		// and no more, before the entry goes into one of them.
+		// A full chunk is split in two halves before the entry goes
+		// into one of them; the new half has room for a full chunk.
 		half := len(c) / 2
 		second := make([]recentEntry, len(c)-half, recentChunk)
 		copy(second, c[half:])

@@ -1,11 +1,20 @@
 package storage
 
 import (
+	"cmp"
 	"fmt"
 	"math/rand/v2"
 	"slices"
 	"testing"
 )
+
+// compareRecent is the order a recentList keeps: by time, then key.
+func compareRecent(a, b *recentItem) int {
+	if c := cmp.Compare(a.published, b.published); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.key, b.key)
+}
 
 // TestRecentList runs random inserts, removes, trims and range reads on a
 // chunked list and on a plain sorted slice, and compares them after every
