@@ -50,8 +50,8 @@ type recentIndex struct {
 	// horizon is a time key (as a number): every stored item published
 	// at or after it is indexed, and no item before it.
 	horizon uint64
-	titles  map[string]*recentList // title key → items
-	bands   map[uint64]*recentList // band → items
+	titles  map[string]recentList // title key → items
+	bands   map[uint64]recentList // band → items
 	// trimmed is when the index was last trimmed (or loaded).
 	trimmed time.Time
 	// queries numbers byBands queries; hits is their reused buffer.
@@ -218,35 +218,41 @@ func (ix *recentIndex) trim(horizon uint64) {
 }
 
 // insertRecent adds item to the list under k unless it is there,
-// reporting whether it added it.
-func insertRecent[K comparable](m map[K]*recentList, k K, item *recentItem) bool {
+// reporting whether it added it. The lists are held by value, one heap
+// object fewer each: the index holds tens of thousands of title keys with
+// an item or two.
+func insertRecent[K comparable](m map[K]recentList, k K, item *recentItem) bool {
 	list := m[k]
-	if list == nil {
-		list = &recentList{}
-		m[k] = list
+	if !list.insert(item) {
+		return false
 	}
-	return list.insert(item)
+	m[k] = list
+	return true
 }
 
 // removeRecent drops the entry matching item (by key and time) from the
 // list under k, returning it, or nil.
-func removeRecent[K comparable](m map[K]*recentList, k K, item *recentItem) *recentItem {
-	list := m[k]
-	if list == nil {
+func removeRecent[K comparable](m map[K]recentList, k K, item *recentItem) *recentItem {
+	list, ok := m[k]
+	if !ok {
 		return nil
 	}
 	dropped := list.remove(item)
 	if list.n == 0 {
 		delete(m, k)
+	} else {
+		m[k] = list
 	}
 	return dropped
 }
 
 // trimRecent drops the items published before horizon from every list.
-func trimRecent[K comparable](m map[K]*recentList, horizon uint64) {
+func trimRecent[K comparable](m map[K]recentList, horizon uint64) {
 	for k, list := range m {
 		if list.trim(horizon); list.n == 0 {
 			delete(m, k)
+		} else {
+			m[k] = list
 		}
 	}
 }
@@ -328,7 +334,7 @@ func (rt *recentTx) cover(from time.Time) error {
 	rt.reset = true
 	if !ix.loaded {
 		now := ix.now()
-		ix.titles, ix.bands = map[string]*recentList{}, map[uint64]*recentList{}
+		ix.titles, ix.bands = map[string]recentList{}, map[uint64]recentList{}
 		ix.horizon = min(want, timeKeyNum(now.Add(-recentKeep)))
 		ix.loaded, ix.trimmed = true, now
 		return rt.load(ix.horizon, nil)
@@ -380,7 +386,8 @@ func (rt *recentTx) byTitle(key string, from, to time.Time, limit int) ([][]byte
 		return nil, err
 	}
 	var keys [][]byte
-	rt.ix.titles[key].each(timeKeyNum(from), timeKeyNum(to), limit, func(it *recentItem) { keys = append(keys, []byte(it.key)) })
+	list := rt.ix.titles[key]
+	list.each(timeKeyNum(from), timeKeyNum(to), limit, func(it *recentItem) { keys = append(keys, []byte(it.key)) })
 	slices.Reverse(keys)
 	return keys, nil
 }
@@ -401,7 +408,8 @@ func (rt *recentTx) byBands(bands []uint64, from, to time.Time, minShared, limit
 	hits := ix.hits[:0]
 	lo, hi := timeKeyNum(from), timeKeyNum(to)
 	for _, band := range bands {
-		ix.bands[band].each(lo, hi, maxBandEntries, func(it *recentItem) {
+		list := ix.bands[band]
+		list.each(lo, hi, maxBandEntries, func(it *recentItem) {
 			if it.query != q {
 				it.query, it.hits = q, 0
 				hits = append(hits, it)

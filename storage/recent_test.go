@@ -396,7 +396,7 @@ func TestRecentByBands(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := rand.New(rand.NewPCG(uint64(tc.items), uint64(tc.pool)))
 			ix := newRecentIndex(func() time.Time { return base })
-			ix.loaded, ix.titles, ix.bands = true, map[string]*recentList{}, map[uint64]*recentList{}
+			ix.loaded, ix.titles, ix.bands = true, map[string]recentList{}, map[uint64]recentList{}
 			type entry struct {
 				item  *recentItem
 				bands []uint64

@@ -58,6 +58,17 @@ func (l *recentList) insert(item *recentItem) bool {
 		l.n = 1
 		return true
 	}
+	if last := l.chunks[len(l.chunks)-1]; compareEntry(last[len(last)-1], item) < 0 {
+		// After every entry, as when the index is loaded in time order
+		// or news arrives: appended, in a new chunk when the last is
+		// full, so that chunks filled this way stay full.
+		if len(last) == recentChunk {
+			l.chunks = append(l.chunks, make([]recentEntry, 0, recentChunk))
+		}
+		l.chunks[len(l.chunks)-1] = append(l.chunks[len(l.chunks)-1], entry)
+		l.n++
+		return true
+	}
 	ci, i, found := l.find(item)
 	if found {
 		return false
@@ -130,7 +141,7 @@ func (l *recentList) trim(horizon uint64) {
 // each calls fn with the entries published within [lo, hi] (time keys as
 // numbers), latest first, at most limit of them (all if limit is 0).
 func (l *recentList) each(lo, hi uint64, limit int, fn func(*recentItem)) {
-	if l == nil || len(l.chunks) == 0 {
+	if len(l.chunks) == 0 {
 		return
 	}
 	after := func(e recentEntry, t uint64) int {

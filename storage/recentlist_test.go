@@ -107,3 +107,27 @@ func TestRecentList(t *testing.T) {
 		})
 	}
 }
+
+// TestRecentListInTimeOrder: a list filled in time order, as the index is
+// loaded and as news arrives, keeps its chunks full.
+func TestRecentListInTimeOrder(t *testing.T) {
+	var l recentList
+	var want []*recentItem
+	for i := range 1000 {
+		it := &recentItem{key: fmt.Sprintf("k%04d", i), published: uint64(1000 + i/3)}
+		if !l.insert(it) {
+			t.Fatalf("insert %d refused", i)
+		}
+		want = append(want, it)
+	}
+	var got []*recentItem
+	l.all(func(it *recentItem) { got = append(got, it) })
+	if !slices.Equal(got, want) || l.n != len(want) {
+		t.Fatalf("the list holds %d entries (counted %d), want the %d inserted in order", len(got), l.n, len(want))
+	}
+	for ci, c := range l.chunks[:len(l.chunks)-1] {
+		if len(c) != recentChunk {
+			t.Errorf("chunk %d holds %d entries, want %d", ci, len(c), recentChunk)
+		}
+	}
+}
