@@ -360,9 +360,19 @@ func printTable(w io.Writer, sides []side, res map[string]map[string][]sample) {
 				if med[s.name] > 0 {
 					ratio = med["tributary"] / med[s.name]
 				}
-				fmt.Fprintf(w, " %13.2fx", ratio)
+				fmt.Fprintf(w, " %14s", formatRatio(ratio))
 			}
 		}
 		fmt.Fprintln(w)
 	}
+}
+
+// formatRatio prints a ratio tributary / peer: "6.72x", or for a small
+// one the fraction it is, "1/202x", which two decimals would show as
+// "0.00x".
+func formatRatio(r float64) string {
+	if r > 0 && r < 0.1 {
+		return fmt.Sprintf("1/%.0fx", 1/r)
+	}
+	return fmt.Sprintf("%.2fx", r)
 }

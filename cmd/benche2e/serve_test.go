@@ -105,3 +105,17 @@ func TestWrkDuration(t *testing.T) {
 		}
 	}
 }
+
+func TestFormatRatio(t *testing.T) {
+	for r, want := range map[float64]string{
+		6.72:          "6.72x",
+		0.88:          "0.88x",
+		0.1:           "0.10x",
+		0.524 / 105.8: "1/202x",
+		0:             "0.00x",
+	} {
+		if got := formatRatio(r); got != want {
+			t.Errorf("formatRatio(%v) = %q, want %q", r, got, want)
+		}
+	}
+}
