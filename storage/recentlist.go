@@ -175,12 +175,3 @@ func (l *recentList) each(lo, hi uint64, limit int, fn func(*recentItem)) {
 		end = -1
 	}
 }
-
-// all calls fn with every entry, in order.
-func (l *recentList) all(fn func(*recentItem)) {
-	for _, c := range l.chunks {
-		for _, e := range c {
-			fn(e.item)
-		}
-	}
-}

@@ -16,6 +16,15 @@ func compareRecent(a, b *recentItem) int {
 	return cmp.Compare(a.key, b.key)
 }
 
+// all calls fn with every entry of the list, in order.
+func (l *recentList) all(fn func(*recentItem)) {
+	for _, c := range l.chunks {
+		for _, e := range c {
+			fn(e.item)
+		}
+	}
+}
+
 // TestRecentList runs random inserts, removes, trims and range reads on a
 // chunked list and on a plain sorted slice, and compares them after every
 // step: the chunks must split and empty without losing or misplacing an
