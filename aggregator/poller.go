@@ -272,11 +272,11 @@ func (p *Poller) poll(ctx context.Context, src Source, now, firedAt time.Time, l
 		res.NotModified = true
 		state.NextPoll = p.nextPoll(src, base, state.MinInterval)
 		res.State = state
-		if err := p.toStore(ctx, &fetching); err != nil {
-			res.Err = err
-			return res
-		}
-		defer func() { <-p.saves }()
+		// Only the state is saved: it needs no save slot, which bounds
+		// the parsed feeds held for the store, so the store's group
+		// commits take as many unchanged sources as are waiting.
+		<-p.slots
+		fetching = false
 		if err := p.opts.Store.SaveState(ctx, state); err != nil {
 			res.Err = fmt.Errorf("save state: %w", err)
 		}

@@ -271,3 +271,67 @@ func TestPollConcurrencyLimit(t *testing.T) {
 		t.Errorf("peak concurrent fetches = %d, want at most 3 (and some overlap)", got)
 	}
 }
+
+// blockedSaves holds every SaveFeed until release is closed, telling
+// entered when one starts.
+type blockedSaves struct {
+	aggregator.Store
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (s blockedSaves) SaveFeed(ctx context.Context, u aggregator.FeedUpdate) (aggregator.SaveResult, error) {
+	s.entered <- struct{}{}
+	<-s.release
+	return s.Store.SaveFeed(ctx, u)
+}
+
+// TestPollNotModifiedNeedsNoSaveSlot: a source that answers 304 saves only
+// its state, so it does not wait for a save slot behind changed feeds the
+// store has not committed yet.
+func TestPollNotModifiedNeedsNoSaveSlot(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/unchanged" {
+			w.Header().Set("ETag", `"v1"`)
+			if r.Header.Get("If-None-Match") == `"v1"` {
+				w.WriteHeader(http.StatusNotModified)
+				return
+			}
+		}
+		io.WriteString(w, rssFeed(rssItem(r.URL.Path, "x", "")))
+	}))
+	defer srv.Close()
+	db := openStore(t)
+	unchanged := aggregator.Source{Name: "unchanged", URL: srv.URL + "/unchanged"}
+	if res := newTestPoller(t, db, nil, nil).Poll(t.Context(), unchanged); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+
+	store := blockedSaves{Store: db, entered: make(chan struct{}), release: make(chan struct{})}
+	p := newTestPoller(t, store, nil, func(o *aggregator.PollerOptions) { o.Concurrency = 1 })
+	// Changed feeds take every save slot and wait for the store.
+	done := make(chan aggregator.PollResult)
+	for i := range aggregator.SavesPerSlot {
+		go func() { done <- p.Poll(t.Context(), aggregator.Source{Name: fmt.Sprintf("s%d", i), URL: fmt.Sprintf("%s/f%d", srv.URL, i)}) }()
+		<-store.entered
+	}
+	got := make(chan aggregator.PollResult)
+	go func() { got <- p.Poll(t.Context(), unchanged) }()
+	select {
+	case res := <-got:
+		if res.Err != nil || !res.NotModified {
+			t.Errorf("unchanged source: not modified %v, err %v", res.NotModified, res.Err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("a source answering 304 waited for a save slot")
+	}
+	close(store.release)
+	for range aggregator.SavesPerSlot {
+		if res := <-done; res.Err != nil {
+			t.Error(res.Err)
+		}
+	}
+	if t.Failed() {
+		<-got
+	}
+}
