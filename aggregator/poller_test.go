@@ -312,7 +312,9 @@ func TestPollNotModifiedNeedsNoSaveSlot(t *testing.T) {
 	// Changed feeds take every save slot and wait for the store.
 	done := make(chan aggregator.PollResult)
 	for i := range aggregator.SavesPerSlot {
-		go func() { done <- p.Poll(t.Context(), aggregator.Source{Name: fmt.Sprintf("s%d", i), URL: fmt.Sprintf("%s/f%d", srv.URL, i)}) }()
+		go func() {
+			done <- p.Poll(t.Context(), aggregator.Source{Name: fmt.Sprintf("s%d", i), URL: fmt.Sprintf("%s/f%d", srv.URL, i)})
+		}()
 		<-store.entered
 	}
 	got := make(chan aggregator.PollResult)
