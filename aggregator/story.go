@@ -10,6 +10,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/tributary-news/tributary/aggregator/fifo"
 	"github.com/tributary-news/tributary/aggregator/query"
 )
 
@@ -712,9 +713,11 @@ const storyDocCacheSize = 2048
 // merging; a document never changes once built, so it can be shared.
 type storyDocCache struct {
 	mu   sync.Mutex
-	docs map[storyDocKey]*storyDoc
-	ring []storyDocKey // insertion order, for FIFO eviction
-	next int
+	docs *fifo.Cache[storyDocKey, *storyDoc]
+}
+
+func newStoryDocCache() *storyDocCache {
+	return &storyDocCache{docs: fifo.New[storyDocKey, *storyDoc](storyDocCacheSize)}
 }
 
 // storyDocKey names a version of an item: its ID and content hash.
@@ -735,7 +738,7 @@ func (c *storyDocCache) doc(it *Item, names []string) *storyDoc {
 	}
 	key := storyDocKey{it.ID, it.Hash}
 	c.mu.Lock()
-	d, ok := c.docs[key]
+	d, ok := c.docs.Get(key)
 	c.mu.Unlock()
 	if ok {
 		return d
@@ -743,17 +746,10 @@ func (c *storyDocCache) doc(it *Item, names []string) *storyDoc {
 	d = build()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.docs[key]; ok {
-		return d
+	if cached, ok := c.docs.Get(key); ok {
+		return cached
 	}
-	if len(c.ring) < storyDocCacheSize {
-		c.ring = append(c.ring, key)
-	} else {
-		delete(c.docs, c.ring[c.next])
-		c.ring[c.next] = key
-		c.next = (c.next + 1) % storyDocCacheSize
-	}
-	c.docs[key] = d
+	c.docs.Put(key, d)
 	return d
 }
 
@@ -762,7 +758,7 @@ func (c *storyDocCache) doc(it *Item, names []string) *storyDoc {
 func NewStoryMerger(sources []Source) *StoryMerger {
 	m := &StoryMerger{
 		names: make(map[string][]string, len(sources)),
-		docs:  &storyDocCache{docs: make(map[storyDocKey]*storyDoc)},
+		docs:  newStoryDocCache(),
 	}
 	for _, s := range sources {
 		m.names[s.Name] = []string{s.Name, s.Title}

@@ -10,7 +10,7 @@ import (
 // version of the item, rebuilt when its content changes, and the cache
 // stays within its bound.
 func TestStoryDocCache(t *testing.T) {
-	c := &storyDocCache{docs: map[storyDocKey]*storyDoc{}}
+	c := newStoryDocCache()
 	it := &Item{ID: "a", Source: "s", Title: "UN rights chief visits Geneva", Summary: "<p>The visit</p>", Hash: "h1"}
 	first := c.doc(it, []string{"s"})
 	if again := c.doc(it, []string{"s"}); again != first {
@@ -24,8 +24,8 @@ func TestStoryDocCache(t *testing.T) {
 	for i := range storyDocCacheSize + 100 {
 		c.doc(&Item{ID: fmt.Sprint(i), Title: "t", Hash: "h"}, nil)
 	}
-	if len(c.docs) != storyDocCacheSize || len(c.ring) != storyDocCacheSize {
-		t.Errorf("cache holds %d documents (ring %d), want %d", len(c.docs), len(c.ring), storyDocCacheSize)
+	if c.docs.Len() != storyDocCacheSize {
+		t.Errorf("cache holds %d documents, want %d", c.docs.Len(), storyDocCacheSize)
 	}
 	var nilCache *storyDocCache
 	if d := nilCache.doc(it, nil); d == nil {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tributary-news/tributary/aggregator"
+	"github.com/tributary-news/tributary/aggregator/fifo"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -57,11 +58,8 @@ type recentIndex struct {
 	// queries numbers byBands queries; hits is their reused buffer.
 	queries uint64
 	hits    []*recentItem
-	// heads caches decoded candidate heads (see cachedHead), evicted
-	// first in, first out through headRing.
-	heads    map[string]cachedHead
-	headRing []string
-	headNext int
+	// heads caches decoded candidate heads (see cachedHead).
+	heads *fifo.Cache[string, cachedHead]
 }
 
 // headCacheSize bounds the cached candidate heads: the same recent items
@@ -80,7 +78,7 @@ type cachedHead struct {
 // rewritten since (or by a transaction that rolled back) is decoded
 // afresh, and the cache needs no invalidation.
 func (rt *recentTx) cachedHead(key, v []byte) (aggregator.Item, bool) {
-	c, ok := rt.ix.heads[string(key)]
+	c, ok := rt.ix.heads.Get(string(key))
 	if !ok || !bytes.Equal(itemHeadBytes(v), c.raw) {
 		return aggregator.Item{}, false
 	}
@@ -93,21 +91,7 @@ func (rt *recentTx) cacheHead(key, v []byte, it aggregator.Item) {
 	if raw == nil {
 		return
 	}
-	ix := rt.ix
-	if ix.heads == nil {
-		ix.heads = make(map[string]cachedHead, headCacheSize)
-	}
-	k := string(key)
-	if _, ok := ix.heads[k]; !ok {
-		if len(ix.headRing) < headCacheSize {
-			ix.headRing = append(ix.headRing, k)
-		} else {
-			delete(ix.heads, ix.headRing[ix.headNext])
-			ix.headRing[ix.headNext] = k
-			ix.headNext = (ix.headNext + 1) % headCacheSize
-		}
-	}
-	ix.heads[k] = cachedHead{raw: bytes.Clone(raw), item: it}
+	rt.ix.heads.Put(string(key), cachedHead{raw: bytes.Clone(raw), item: it})
 }
 
 // recentItem is one indexed item, shared by its title and band entries.
@@ -121,7 +105,7 @@ type recentItem struct {
 }
 
 func newRecentIndex(now func() time.Time) *recentIndex {
-	return &recentIndex{now: now}
+	return &recentIndex{now: now, heads: fifo.New[string, cachedHead](headCacheSize)}
 }
 
 // timeKeyNum is timeKey as a number, which orders the same way.
