@@ -269,8 +269,12 @@ type storyDoc struct {
 	key      []string   // title tokens naming something: numbers, capitalised words
 	lede     []string   // content tokens of the summary (else content), the first ledeTokens, as a set
 	ledeKey  []string   // lede tokens naming something
-	text     []string   // title and lede tokens, as a set
 	seq      [][]string // title tokens, then lede tokens, in order: where abbreviations are spelt out
+}
+
+// mentions reports whether the document's title or lede holds t.
+func (d *storyDoc) mentions(t string) bool {
+	return has(d.titleSet, t) || has(d.lede, t)
 }
 
 // stem reduces a folded word to a form its inflections share: common
@@ -497,17 +501,26 @@ func ledeTokensOf(splitter *query.WordSplitter, it *Item) (tokens, named []strin
 // tokens are sets already when they come from storyTokens; setOf makes
 // sure of it for any other source.
 func docOf(source string, t *StoryTokens) *storyDoc {
-	d := &storyDoc{
+	return &storyDoc{
 		source:   source,
 		title:    t.Title,
 		titleSet: setOf(t.Title),
-		key:      setOf(t.TitleNamed),
+		key:      asSet(t.TitleNamed),
 		lede:     setOf(t.Lede),
-		ledeKey:  setOf(t.LedeNamed),
+		ledeKey:  asSet(t.LedeNamed),
 		seq:      [][]string{t.Title, t.Lede},
 	}
-	d.text = union(d.titleSet, d.lede)
-	return d
+}
+
+// asSet returns tokens as a set: tokens itself when it is one already
+// (documents only read their sets), else setOf(tokens).
+func asSet(tokens []string) []string {
+	for i := 1; i < len(tokens); i++ {
+		if tokens[i-1] >= tokens[i] {
+			return setOf(tokens)
+		}
+	}
+	return tokens
 }
 
 // overlap is |a ∩ b| / min(|a|, |b|): 1 when one set holds the other, as
@@ -529,15 +542,22 @@ func jaccard(a, b []string) float64 {
 
 // unsupported returns how many tokens of a's title are in neither b's
 // title nor b's lede, and whether any of them names something. A token
-// that abbreviates words of b ("FM", "LegCo") is supported.
-func unsupported(a, b *storyDoc) (n int, named bool) {
+// that abbreviates words of b ("FM", "LegCo") is supported. It stops
+// counting at the first that names something or at enough of them, what
+// templateGuard needs to decide.
+func unsupported(a, b *storyDoc, enough int) (n int, named bool) {
 	for _, t := range a.titleSet {
-		if !has(b.text, t) && !b.abbreviates(t) {
+		if !b.mentions(t) && !b.abbreviates(t) {
 			n++
-			named = named || has(a.key, t)
+			if has(a.key, t) {
+				return n, true
+			}
+			if n == enough {
+				return n, false
+			}
 		}
 	}
-	return n, named
+	return n, false
 }
 
 // abbreviates reports whether t is made of leading letters of two or more
@@ -586,9 +606,12 @@ func spellsOut(t string, words []string, used int) bool {
 // is one plain word each and the ledes are nearly the same, which is an
 // editor's synonym ("finish" for "complete").
 func templateGuard(a, b *storyDoc) bool {
-	na, namedA := unsupported(a, b)
-	nb, namedB := unsupported(b, a)
-	if namedA || namedB || na > 2 || nb > 2 {
+	na, namedA := unsupported(a, b, 3)
+	if namedA || na > 2 {
+		return true
+	}
+	nb, namedB := unsupported(b, a, 3)
+	if namedB || nb > 2 {
 		return true
 	}
 	if na > 0 && nb > 0 {
@@ -603,7 +626,7 @@ func ledesDisagree(a, b *storyDoc) bool {
 	count := func(x, y *storyDoc) int {
 		n := 0
 		for _, t := range x.ledeKey {
-			if !has(y.text, t) {
+			if !y.mentions(t) {
 				n++
 			}
 		}
@@ -627,24 +650,31 @@ func sameTitle(a, b *storyDoc) (float64, bool) {
 	return 1 + lo, true
 }
 
-// nearDuplicate decides the near-duplicate rule.
+// nearDuplicate decides the near-duplicate rule. The overlaps are
+// checked first: they are cheap, and most candidates of a crowded index
+// fail them, so the guards run for few.
 func nearDuplicate(a, b *storyDoc) (float64, bool) {
-	if len(a.title) < 2 || len(b.title) < 2 || templateGuard(a, b) || ledesDisagree(a, b) {
+	if len(a.title) < 2 || len(b.title) < 2 {
 		return 0, false
 	}
 	to, tj := overlap(a.titleSet, b.titleSet), jaccard(a.titleSet, b.titleSet)
+	score := tj
 	if len(a.lede) < 8 || len(b.lede) < 8 {
 		// Without ledes to compare, the titles must say it all.
-		if tj >= 0.8 {
-			return tj, true
+		if tj < 0.8 {
+			return 0, false
 		}
+	} else {
+		lo := overlap(a.lede, b.lede)
+		if !(to >= 0.5 && lo >= 0.6 || to >= 0.75 && lo >= 0.45) {
+			return 0, false
+		}
+		score += lo
+	}
+	if templateGuard(a, b) || ledesDisagree(a, b) {
 		return 0, false
 	}
-	lo := overlap(a.lede, b.lede)
-	if to >= 0.5 && lo >= 0.6 || to >= 0.75 && lo >= 0.45 {
-		return tj + lo, true
-	}
-	return 0, false
+	return score, true
 }
 
 // minhashBands returns the LSH bands of a token set: minhashSize MinHash
@@ -806,7 +836,7 @@ func storyKeys(it *Item, d *storyDoc, names []string) StoryKeys {
 	return StoryKeys{
 		Link:  CanonicalLink(it.Link),
 		Title: TitleKey(it.Title, names...),
-		Bands: minhashBands(d.text),
+		Bands: minhashBands(union(d.titleSet, d.lede)),
 	}
 }
 
