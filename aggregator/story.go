@@ -657,7 +657,9 @@ func nearDuplicate(a, b *storyDoc) (float64, bool) {
 	if len(a.title) < 2 || len(b.title) < 2 {
 		return 0, false
 	}
-	to, tj := overlap(a.titleSet, b.titleSet), jaccard(a.titleSet, b.titleSet)
+	shared := common(a.titleSet, b.titleSet)
+	to := float64(shared) / float64(min(len(a.titleSet), len(b.titleSet)))
+	tj := float64(shared) / float64(len(a.titleSet)+len(b.titleSet)-shared)
 	score := tj
 	if len(a.lede) < 8 || len(b.lede) < 8 {
 		// Without ledes to compare, the titles must say it all.
