@@ -1,6 +1,7 @@
 package aggregator
 
 import (
+	"cmp"
 	"fmt"
 	"net/url"
 	"slices"
@@ -258,23 +259,28 @@ var stopwords = map[string]bool{
 	"up": true, "out": true, "new": true, "also": true, "which": true, "who": true,
 }
 
-// storyDoc is an item prepared for comparison. Its sets are sorted
-// slices without duplicates: a document is a few small allocations, cheap
-// to build from stored tokens and to keep in a cache, and sets compare by
-// merging.
+// storyDoc is an item prepared for comparison. Its sets hold tokens as
+// their 64-bit hashes (fnv64), sorted and without duplicates: a document
+// is a few small allocations, cheap to build from stored tokens and to
+// keep in a cache, and sets compare by merging integers. Two tokens that
+// differ but share a hash count as one; for 64-bit hashes of news
+// vocabulary that happens once in billions of comparisons, and then only
+// nudges a score.
 type storyDoc struct {
-	source   string
-	title    []string   // content tokens of the title, outlet name stripped
-	titleSet []string   // the same as a set
-	key      []string   // title tokens naming something: numbers, capitalised words
-	lede     []string   // content tokens of the summary (else content), the first ledeTokens, as a set
-	ledeKey  []string   // lede tokens naming something
-	seq      [][]string // title tokens, then lede tokens, in order: where abbreviations are spelt out
+	source     string
+	title      []string   // content tokens of the title, outlet name stripped
+	titleSet   []uint64   // the same as a set
+	titleWords []string   // the token of each hash in titleSet
+	key        []uint64   // title tokens naming something: numbers, capitalised words
+	lede       []uint64   // content tokens of the summary (else content), the first ledeTokens, as a set
+	ledeKey    []uint64   // lede tokens naming something
+	seq        [][]string // title tokens, then lede tokens, in order: where abbreviations are spelt out
 }
 
-// mentions reports whether the document's title or lede holds t.
-func (d *storyDoc) mentions(t string) bool {
-	return has(d.titleSet, t) || has(d.lede, t)
+// mentions reports whether the document's title or lede holds the token
+// of hash h.
+func (d *storyDoc) mentions(h uint64) bool {
+	return has(d.titleSet, h) || has(d.lede, h)
 }
 
 // stem reduces a folded word to a form its inflections share: common
@@ -418,20 +424,67 @@ func setOf(tokens []string) []string {
 	return slices.Clip(slices.Compact(set))
 }
 
+// hashSets builds the hash sets of token lists (see storyDoc) in one
+// array.
+type hashSets struct{ buf []uint64 }
+
+// set returns the hashes of tokens as a set.
+func (b *hashSets) set(tokens []string) []uint64 {
+	start := len(b.buf)
+	for _, t := range tokens {
+		b.buf = append(b.buf, fnv64(t))
+	}
+	set := b.buf[start:]
+	slices.Sort(set)
+	set = slices.Compact(set)
+	b.buf = b.buf[:start+len(set)]
+	return set[:len(set):len(set)]
+}
+
+// wordSet returns the hashes of tokens as a set, and the token of each
+// hash.
+func (b *hashSets) wordSet(tokens []string) ([]uint64, []string) {
+	start := len(b.buf)
+	for _, t := range tokens {
+		b.buf = append(b.buf, fnv64(t))
+	}
+	hashes := b.buf[start:]
+	words := slices.Clone(tokens)
+	// Few tokens: an insertion sort of both lists by hash, dropping
+	// repeats.
+	n := 0
+	for i, h := range hashes {
+		w := words[i]
+		k := n
+		for k > 0 && hashes[k-1] > h {
+			k--
+		}
+		if k > 0 && hashes[k-1] == h {
+			continue
+		}
+		copy(hashes[k+1:n+1], hashes[k:n])
+		copy(words[k+1:n+1], words[k:n])
+		hashes[k], words[k] = h, w
+		n++
+	}
+	b.buf = b.buf[:start+n]
+	return hashes[:n:n], words[:n:n]
+}
+
 // has reports whether the set holds t.
-func has(set []string, t string) bool {
+func has[T cmp.Ordered](set []T, t T) bool {
 	_, ok := slices.BinarySearch(set, t)
 	return ok
 }
 
 // union is the set of the elements of two sets.
-func union(a, b []string) []string {
-	out := make([]string, 0, len(a)+len(b))
+func union[T cmp.Ordered](a, b []T) []T {
+	out := make([]T, 0, len(a)+len(b))
 	for len(a) > 0 && len(b) > 0 {
-		switch c := strings.Compare(a[0], b[0]); {
-		case c < 0:
+		switch {
+		case a[0] < b[0]:
 			out, a = append(out, a[0]), a[1:]
-		case c > 0:
+		case a[0] > b[0]:
 			out, b = append(out, b[0]), b[1:]
 		default:
 			out, a, b = append(out, a[0]), a[1:], b[1:]
@@ -442,13 +495,13 @@ func union(a, b []string) []string {
 }
 
 // common counts the elements two sets share.
-func common(a, b []string) int {
+func common[T cmp.Ordered](a, b []T) int {
 	n := 0
 	for len(a) > 0 && len(b) > 0 {
-		switch c := strings.Compare(a[0], b[0]); {
-		case c < 0:
+		switch {
+		case a[0] < b[0]:
 			a = a[1:]
-		case c > 0:
+		case a[0] > b[0]:
 			b = b[1:]
 		default:
 			n, a, b = n+1, a[1:], b[1:]
@@ -497,42 +550,25 @@ func ledeTokensOf(splitter *query.WordSplitter, it *Item) (tokens, named []strin
 	}
 }
 
-// docOf builds the comparison document of stored tokens. The named
-// tokens are sets already when they come from storyTokens; setOf makes
-// sure of it for any other source.
+// docOf builds the comparison document of stored tokens.
 func docOf(source string, t *StoryTokens) *storyDoc {
-	return &storyDoc{
-		source:   source,
-		title:    t.Title,
-		titleSet: setOf(t.Title),
-		key:      asSet(t.TitleNamed),
-		lede:     setOf(t.Lede),
-		ledeKey:  asSet(t.LedeNamed),
-		seq:      [][]string{t.Title, t.Lede},
-	}
-}
-
-// asSet returns tokens as a set: tokens itself when it is one already
-// (documents only read their sets), else setOf(tokens).
-func asSet(tokens []string) []string {
-	for i := 1; i < len(tokens); i++ {
-		if tokens[i-1] >= tokens[i] {
-			return setOf(tokens)
-		}
-	}
-	return tokens
+	sets := hashSets{buf: make([]uint64, 0, len(t.Title)+len(t.TitleNamed)+len(t.Lede)+len(t.LedeNamed))}
+	d := &storyDoc{source: source, title: t.Title, seq: [][]string{t.Title, t.Lede}}
+	d.titleSet, d.titleWords = sets.wordSet(t.Title)
+	d.key, d.lede, d.ledeKey = sets.set(t.TitleNamed), sets.set(t.Lede), sets.set(t.LedeNamed)
+	return d
 }
 
 // overlap is |a ∩ b| / min(|a|, |b|): 1 when one set holds the other, as
 // a trimmed title or a shortened lede does.
-func overlap(a, b []string) float64 {
+func overlap[T cmp.Ordered](a, b []T) float64 {
 	if len(a) == 0 || len(b) == 0 {
 		return 0
 	}
 	return float64(common(a, b)) / float64(min(len(a), len(b)))
 }
 
-func jaccard(a, b []string) float64 {
+func jaccard[T cmp.Ordered](a, b []T) float64 {
 	if len(a) == 0 && len(b) == 0 {
 		return 0
 	}
@@ -546,10 +582,10 @@ func jaccard(a, b []string) float64 {
 // counting at the first that names something or at enough of them, what
 // templateGuard needs to decide.
 func unsupported(a, b *storyDoc, enough int) (n int, named bool) {
-	for _, t := range a.titleSet {
-		if !b.mentions(t) && !b.abbreviates(t) {
+	for i, h := range a.titleSet {
+		if !b.mentions(h) && !b.abbreviates(a.titleWords[i]) {
 			n++
-			if has(a.key, t) {
+			if has(a.key, h) {
 				return n, true
 			}
 			if n == enough {
@@ -679,9 +715,10 @@ func nearDuplicate(a, b *storyDoc) (float64, bool) {
 	return score, true
 }
 
-// minhashBands returns the LSH bands of a token set: minhashSize MinHash
-// values, minhashRows to a band, each band hashed with its number.
-func minhashBands(tokens []string) []uint64 {
+// minhashBands returns the LSH bands of a token set, given as the tokens'
+// hashes (hashSet): minhashSize MinHash values, minhashRows to a band,
+// each band hashed with its number.
+func minhashBands(tokens []uint64) []uint64 {
 	if len(tokens) < 3 {
 		return nil
 	}
@@ -689,8 +726,7 @@ func minhashBands(tokens []string) []uint64 {
 	for i := range mins {
 		mins[i] = ^uint64(0)
 	}
-	for _, t := range tokens {
-		x := fnv64(t)
+	for _, x := range tokens {
 		for i := range mins {
 			if h := mix64(x ^ (uint64(i+1) * 0x9e3779b97f4a7c15)); h < mins[i] {
 				mins[i] = h

@@ -18,8 +18,8 @@ func TestStoryDocCache(t *testing.T) {
 	}
 	it.Title, it.Hash = "UN rights chief visits Beijing", "h2"
 	changed := c.doc(it, []string{"s"})
-	if changed == first || len(changed.titleSet) != len(first.titleSet) || sameSet(changed.titleSet, first.titleSet) {
-		t.Errorf("a changed item got its old document: %v", changed.titleSet)
+	if changed == first || len(changed.titleSet) != len(first.titleSet) || slices.Equal(changed.titleWords, first.titleWords) {
+		t.Errorf("a changed item got its old document: %v", changed.titleWords)
 	}
 	for i := range storyDocCacheSize + 100 {
 		c.doc(&Item{ID: fmt.Sprint(i), Title: "t", Hash: "h"}, nil)
@@ -32,5 +32,3 @@ func TestStoryDocCache(t *testing.T) {
 		t.Error("a nil cache built no document")
 	}
 }
-
-func sameSet(a, b []string) bool { return slices.Equal(a, b) }
