@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/tributary-news/tributary/aggregator/cpugate"
 )
 
 // futureSlack is how far ahead of now a published date may be before it
@@ -35,8 +37,12 @@ type PollerOptions struct {
 	MaxAge time.Duration
 	// NextPoll tells when a source is next due on its schedule after a time.
 	NextPoll func(src Source, after time.Time) time.Time
-	Logger   *slog.Logger
-	Now      func() time.Time
+	// CPU, shared with the store, gives the store's write transaction a
+	// core ahead of the polls' parsing and preparing (see cpugate); nil
+	// lets them all run at once.
+	CPU    *cpugate.Gate
+	Logger *slog.Logger
+	Now    func() time.Time
 }
 
 const (
@@ -283,32 +289,23 @@ func (p *Poller) poll(ctx context.Context, src Source, now, firedAt time.Time, l
 		return res
 	}
 
-	feed, err := ParseFeed(fetched.Body, fetched.ContentType, fetched.FinalURL)
+	matcher, merger := p.matcher.Load(), p.merger.Load()
+	if err := p.opts.CPU.Enter(ctx); err != nil {
+		res.Err = err
+		return res
+	}
+	feed, items, err := p.prepare(ctx, src.Name, fetched, matcher, merger)
+	p.opts.CPU.Leave()
 	if err != nil {
 		res.Err = err
-		res.State = p.fail(ctx, src, before, res.Status, err, now)
+		if ctx.Err() == nil {
+			res.State = p.fail(ctx, src, before, res.Status, err, now)
+		}
 		return res
 	}
 	state.BodyHash = bodyHash
 	state.MinInterval = min(max(feed.PollHint, fetched.MaxAge), maxHint)
 	state.NextPoll = p.nextPoll(src, base, state.MinInterval)
-	matcher, merger := p.matcher.Load(), p.merger.Load()
-	items := NormaliseItems(src.Name, feed, p.opts.MaxItems)
-	// What needs no stored data is done here, concurrently with other
-	// polls, so that the store's write transaction (one at a time) holds
-	// only lookups, comparisons and writes.
-	for i := range items {
-		if err := ctx.Err(); err != nil {
-			res.Err = err
-			return res
-		}
-		if matcher != nil {
-			items[i].Topics = matcher.MatchText(&items[i])
-		}
-		if merger != nil {
-			merger.Prepare(&items[i])
-		}
-	}
 	update := FeedUpdate{
 		Source:    src.Name,
 		State:     state,
@@ -332,6 +329,31 @@ func (p *Poller) poll(ctx context.Context, src Source, now, firedAt time.Time, l
 	res.SaveResult = saved
 	res.State = state
 	return res
+}
+
+// prepare parses a fetched feed and does to its items what needs no
+// stored data — normalising, topic matching, story tokens — concurrently
+// with other polls, so that the store's write transaction (one at a time)
+// holds only lookups, comparisons and writes. Its error is the parse's,
+// or ctx's.
+func (p *Poller) prepare(ctx context.Context, source string, fetched *FetchResult, matcher *TopicMatcher, merger *StoryMerger) (*ParsedFeed, []Item, error) {
+	feed, err := ParseFeed(fetched.Body, fetched.ContentType, fetched.FinalURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	items := NormaliseItems(source, feed, p.opts.MaxItems)
+	for i := range items {
+		if err := ctx.Err(); err != nil {
+			return nil, nil, err
+		}
+		if matcher != nil {
+			items[i].Topics = matcher.MatchText(&items[i])
+		}
+		if merger != nil {
+			merger.Prepare(&items[i])
+		}
+	}
+	return feed, items, nil
 }
 
 // toStore moves a poll from its fetch slot to a save slot: from here on it

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tributary-news/tributary/aggregator"
+	"github.com/tributary-news/tributary/aggregator/cpugate"
 	"github.com/tributary-news/tributary/storage"
 )
 
@@ -335,5 +336,74 @@ func TestPollNotModifiedNeedsNoSaveSlot(t *testing.T) {
 	}
 	if t.Failed() {
 		<-got
+	}
+}
+
+// TestPollPreparesHoldingCPU: a poll parses and prepares its feed holding
+// a token of the CPU gate, and waits for one after fetching; a poll whose
+// feed did not change parses nothing and needs none.
+func TestPollPreparesHoldingCPU(t *testing.T) {
+	var body atomic.Value
+	body.Store(rssFeed(rssItem("a", "Alpha", "Fri, 27 Nov 2026 10:00:00 GMT")))
+	var requests atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		w.Header().Set("Content-Type", "application/rss+xml")
+		io.WriteString(w, body.Load().(string))
+	}))
+	t.Cleanup(srv.Close)
+	gate := cpugate.New(1)
+	store := openStore(t)
+	p := newTestPoller(t, store, nil, func(o *aggregator.PollerOptions) { o.CPU = gate })
+	src := aggregator.Source{Name: "s", URL: srv.URL}
+	ctx := context.Background()
+
+	if err := gate.Enter(ctx); err != nil { // every core busy
+		t.Fatal(err)
+	}
+	done := make(chan aggregator.PollResult, 1)
+	go func() { done <- p.Poll(ctx, src) }()
+	select {
+	case res := <-done:
+		t.Fatalf("the poll finished while every core was taken: %+v", res)
+	case <-time.After(100 * time.Millisecond):
+	}
+	if requests.Load() != 1 {
+		t.Errorf("%d requests before the poll got a core, want 1: fetching needs no token", requests.Load())
+	}
+	gate.Leave()
+	if res := <-done; res.Err != nil || res.New != 1 {
+		t.Fatalf("poll after the core came free: %+v", res)
+	}
+
+	// Unchanged: the body's hash matches, nothing is parsed.
+	if err := gate.Enter(ctx); err != nil {
+		t.Fatal(err)
+	}
+	go func() { done <- p.Poll(ctx, src) }()
+	select {
+	case res := <-done:
+		if res.Err != nil || !res.NotModified {
+			t.Fatalf("unchanged poll: %+v", res)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a poll of an unchanged feed waited for a core")
+	}
+
+	// A poll whose context ends while it waits for a core stops there,
+	// and the source is not marked as failing.
+	body.Store(rssFeed(rssItem("b", "Beta", "Fri, 27 Nov 2026 11:00:00 GMT")))
+	cctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	if res := p.Poll(cctx, src); res.Err == nil || res.State.ConsecutiveFailures != 0 {
+		t.Fatalf("poll cancelled while waiting for a core: err %v, %d failures", res.Err, res.State.ConsecutiveFailures)
+	}
+	gate.Leave()
+	st, err := store.SourceState(ctx, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.ConsecutiveFailures != 0 || st.ItemCount != 1 {
+		t.Fatalf("after the cancelled poll: %d failures, %d items; want 0 and 1", st.ConsecutiveFailures, st.ItemCount)
 	}
 }

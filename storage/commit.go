@@ -1,8 +1,11 @@
 package storage
 
 import (
+	"context"
 	"fmt"
 	"sync"
+
+	"github.com/tributary-news/tributary/aggregator/cpugate"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -26,6 +29,9 @@ const maxGroup = 64
 type groupCommit struct {
 	db     *bolt.DB
 	recent *recentIndex
+	// cpu is held, ahead of the polls, while the saves run (not while the
+	// commit writes and syncs): every poll waits for this one writer.
+	cpu *cpugate.Gate
 
 	mu      sync.Mutex
 	queue   []*pendingSave
@@ -73,6 +79,12 @@ func (g *groupCommit) lead() {
 
 	failed := -1
 	err := update(g.db, g.recent, func(tx *bolt.Tx, recent *recentTx) error {
+		// The leader finishes its group whatever its callers' contexts:
+		// each save checks its own.
+		if err := g.cpu.EnterFirst(context.Background()); err != nil {
+			return err
+		}
+		defer g.cpu.Leave()
 		for i, s := range group {
 			if err := safeCall(s.fn, tx, recent); err != nil {
 				failed = i

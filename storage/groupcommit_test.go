@@ -6,10 +6,12 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/tributary-news/tributary/aggregator"
+	"github.com/tributary-news/tributary/aggregator/cpugate"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -210,4 +212,61 @@ func waitFor(t *testing.T, cond func() bool) {
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// TestGroupCommitTakesCPUFirst: the saves run holding a token of the
+// CPU gate, taken ahead of polls that waited longer, and given back
+// once the saves are done.
+func TestGroupCommitTakesCPUFirst(t *testing.T) {
+	gate := cpugate.New(1)
+	db := openAt(t, filepath.Join(t.TempDir(), "tributary.db"), Options{Now: func() time.Time { return t0 }, CPU: gate})
+	ctx := context.Background()
+	if err := gate.Enter(ctx); err != nil { // a poll parsing: the only core
+		t.Fatal(err)
+	}
+
+	var saved atomic.Bool // set by the save, inside the transaction
+	pollSawSave := make(chan bool, 1)
+	go func() { // a poll that waits for the core before the save does
+		if err := gate.Enter(ctx); err != nil {
+			t.Error(err)
+			pollSawSave <- false
+			return
+		}
+		pollSawSave <- saved.Load()
+		gate.Leave()
+	}()
+	time.Sleep(20 * time.Millisecond) // let the poll queue first
+
+	up := feed("src", mkItem("a", t0, "h"))
+	reconcile := up.Reconcile
+	up.Reconcile = func(stored, incoming *aggregator.Item) bool {
+		saved.Store(true)
+		return reconcile(stored, incoming)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := db.SaveFeed(ctx, up)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("the save ran while every core was taken (err %v)", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+
+	gate.Leave()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !<-pollSawSave {
+		t.Error("the poll that waited got the core before the store's saves")
+	}
+	// The token came back: it can be taken at once.
+	tctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := gate.Enter(tctx); err != nil {
+		t.Fatalf("token not given back after the commit: %v", err)
+	}
+	gate.Leave()
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tributary-news/tributary/aggregator"
+	"github.com/tributary-news/tributary/aggregator/cpugate"
 	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
 )
@@ -75,6 +76,9 @@ type Options struct {
 	// ReadOnly opens an existing database for reading only (a shared lock:
 	// readers do not exclude each other, but a writer excludes them).
 	ReadOnly bool
+	// CPU, shared with the pollers, gives the group commit's saves a core
+	// ahead of the polls' parsing (see cpugate); nil: no gate.
+	CPU *cpugate.Gate
 }
 
 // DB is an open tributary database. It is safe for concurrent use.
@@ -163,7 +167,7 @@ func Open(path string, opts Options) (*DB, error) {
 	}
 	recent := newRecentIndex(opts.Now)
 	return &DB{
-		bolt: bdb, commits: &groupCommit{db: bdb, recent: recent}, recent: recent,
+		bolt: bdb, commits: &groupCommit{db: bdb, recent: recent, cpu: opts.CPU}, recent: recent,
 		path: path, log: opts.Logger, now: opts.Now, schema: version,
 	}, nil
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"sync"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/tributary-news/tributary/aggregator"
+	"github.com/tributary-news/tributary/aggregator/cpugate"
 	"github.com/tributary-news/tributary/aggregator/query"
 	"github.com/tributary-news/tributary/configs"
 	"github.com/tributary-news/tributary/publish"
@@ -66,6 +68,8 @@ type App struct {
 	Systemd Systemd
 
 	polls *pollSummary // STATUS= lines for systemd
+	// cpu is the gate shared by the store and every pipeline.
+	cpu *cpugate.Gate
 
 	mu        sync.Mutex
 	config    *configs.Config
@@ -85,7 +89,9 @@ type pipeline struct {
 	memberships []aggregator.TopicMembership
 }
 
-func newPipeline(cfg *configs.Config, db *storage.DB, logger *slog.Logger) (*pipeline, error) {
+// newPipeline builds the pipeline of cfg; cpu is the gate the store was
+// opened with.
+func newPipeline(cfg *configs.Config, db *storage.DB, cpu *cpugate.Gate, logger *slog.Logger) (*pipeline, error) {
 	matcher, err := aggregator.NewTopicMatcher(cfg.Topics, cfg.Sources)
 	if err != nil {
 		return nil, err
@@ -110,6 +116,7 @@ func newPipeline(cfg *configs.Config, db *storage.DB, logger *slog.Logger) (*pip
 		MaxItems:    cfg.Fetch.MaxItems,
 		MaxAge:      cfg.Retention.MaxAge,
 		NextPoll:    schedules.Next,
+		CPU:         cpu,
 		Logger:      logger,
 	})
 	return &pipeline{poller: poller, schedules: schedules, memberships: matcher.Memberships()}, nil
@@ -118,11 +125,14 @@ func newPipeline(cfg *configs.Config, db *storage.DB, logger *slog.Logger) (*pip
 // OpenApp opens the store and builds the pipeline for cfg. Close releases
 // the store.
 func OpenApp(ctx context.Context, cfg *configs.Config, logger *slog.Logger) (*App, error) {
-	db, err := storage.Open(cfg.DBPath(), storage.Options{Timeout: lockTimeout, Logger: logger})
+	// One token per core the Go scheduler uses: the store's writer takes
+	// one ahead of the polls (see cpugate).
+	cpu := cpugate.New(runtime.GOMAXPROCS(0))
+	db, err := storage.Open(cfg.DBPath(), storage.Options{Timeout: lockTimeout, Logger: logger, CPU: cpu})
 	if err != nil {
 		return nil, err
 	}
-	pipe, err := newPipeline(cfg, db, logger)
+	pipe, err := newPipeline(cfg, db, cpu, logger)
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -145,7 +155,7 @@ func OpenApp(ctx context.Context, cfg *configs.Config, logger *slog.Logger) (*Ap
 	m.SetSources(sourceLabels(cfg.Sources))
 	handler := publish.NewHandler(db, publishConfig(cfg), logger)
 	handler.SetMetrics(m)
-	return &App{Logger: logger, Store: db, Handler: handler, Metrics: m, config: cfg, pipe: pipe}, nil
+	return &App{Logger: logger, Store: db, Handler: handler, Metrics: m, config: cfg, pipe: pipe, cpu: cpu}, nil
 }
 
 // fileSize reads a file's size for the store-size gauge (NaN when absent).
@@ -200,7 +210,7 @@ func (a *App) Reload(ctx context.Context) error {
 			"listen", old.Listen, "data_dir", old.DataDir)
 		cfg.Listen, cfg.DataDir = old.Listen, old.DataDir
 	}
-	pipe, err := newPipeline(cfg, a.Store, a.Logger)
+	pipe, err := newPipeline(cfg, a.Store, a.cpu, a.Logger)
 	if err != nil {
 		return err
 	}

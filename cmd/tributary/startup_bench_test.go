@@ -359,7 +359,7 @@ func syncStartupTopics(b *testing.B, cfg *configs.Config, path string) []string 
 		b.Fatal(err)
 	}
 	defer db.Close()
-	pipe, err := newPipeline(cfg, db, logger)
+	pipe, err := newPipeline(cfg, db, nil, logger)
 	if err != nil {
 		b.Fatal(err)
 	}
