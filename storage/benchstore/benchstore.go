@@ -79,7 +79,9 @@ func Store(tb testing.TB, name string, size int, dst string, build func(path str
 	return cached
 }
 
-// copyFile copies the file src to a new file dst.
+// copyFile copies the file src to a new file dst, synced: otherwise the
+// first commit a benchmark times would write out the whole copy (the
+// store's fdatasync flushes every dirty page of its file).
 func copyFile(dst, src string) (err error) {
 	in, err := os.Open(src)
 	if err != nil {
@@ -95,8 +97,10 @@ func copyFile(dst, src string) (err error) {
 			err = cerr
 		}
 	}()
-	_, err = io.Copy(out, in)
-	return err
+	if _, err := io.Copy(out, in); err != nil {
+		return err
+	}
+	return out.Sync()
 }
 
 // Vocabulary is 4,000 made-up words, the same on every call, for the
