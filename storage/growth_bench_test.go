@@ -51,7 +51,9 @@ func growthSourceNames() []aggregator.Source {
 // cost alone — the part that could grow with the store — and
 // prepare-ns/item the preparation. Goal: ns/item at 1,000,000 ≤ 1.2× that
 // at 10,000. The store's pages are in the page cache (it was just built or
-// copied): this is the steady state of a running daemon, not a cold one.
+// copied), and a first, untimed feed has loaded the in-memory story index
+// (its time is logged): this is the steady state of a running daemon,
+// not a cold one.
 //
 // Two arrivals: "recent", new items published in the last day, as news
 // arrives; and "backlog", new items published at random over the 30
@@ -86,6 +88,28 @@ func BenchmarkIngestGrowth(b *testing.B) {
 			// -count runs the sub-benchmark again on the same store.
 			next := size
 			seed := uint64(0)
+
+			// The first merge after opening loads the in-memory story
+			// index (and an item older than it extends it back): a cost
+			// once per start, not per item, which the first feed pays.
+			// That feed holds the oldest item the arrival can bring, so
+			// the timed saves see the index as a running daemon has it.
+			warm := []aggregator.Item{
+				benchItem(rand.New(rand.NewPCG(4, uint64(size))), vocab, srcs[0].Name, next, t0.Add(-arrival.span)),
+				benchItem(rand.New(rand.NewPCG(4, uint64(size)+1)), vocab, srcs[0].Name, next+1, t0),
+			}
+			next += len(warm)
+			for i := range warm {
+				m.Prepare(&warm[i])
+			}
+			up := feed(srcs[0].Name, warm...)
+			up.Cluster = m.Cluster
+			start := time.Now()
+			if _, err := db.SaveFeed(ctx, up); err != nil {
+				b.Fatal(err)
+			}
+			b.Logf("store=%d/arrival=%s: first save, loading the story index, %.0f ms", size, arrival.name,
+				float64(time.Since(start).Microseconds())/1000)
 
 			b.Run(fmt.Sprintf("store=%d/arrival=%s", size, arrival.name), func(b *testing.B) {
 				seed++
