@@ -568,14 +568,6 @@ func overlap[T cmp.Ordered](a, b []T) float64 {
 	return float64(common(a, b)) / float64(min(len(a), len(b)))
 }
 
-func jaccard[T cmp.Ordered](a, b []T) float64 {
-	if len(a) == 0 && len(b) == 0 {
-		return 0
-	}
-	n := common(a, b)
-	return float64(n) / float64(len(a)+len(b)-n)
-}
-
 // unsupported returns how many tokens of a's title are in neither b's
 // title nor b's lede, and whether any of them names something. A token
 // that abbreviates words of b ("FM", "LegCo") is supported. It stops

@@ -84,12 +84,6 @@ func (l *crowdedLookup) ByTitleKey(string, time.Time, time.Time) ([]Item, error)
 	return nil, nil
 }
 
-// ByBands answers for the item whose bands these are: the lookup is keyed
-// by the item being clustered, which the benchmark sets.
-func (l *crowdedLookup) ByBands([]uint64, time.Time, time.Time, int, int) ([]Item, error) {
-	panic("crowdedLookup: use forItem")
-}
-
 func (l *crowdedLookup) StoryPublished(id string) (time.Time, error) {
 	if p, ok := l.pub[id]; ok {
 		return p, nil
@@ -97,7 +91,8 @@ func (l *crowdedLookup) StoryPublished(id string) (time.Time, error) {
 	return time.Time{}, ErrNotFound
 }
 
-// itemLookup is crowdedLookup for one item.
+// itemLookup is crowdedLookup for the item being clustered: ByBands
+// answers with that item's candidates.
 type itemLookup struct {
 	*crowdedLookup
 	id string

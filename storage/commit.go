@@ -6,7 +6,6 @@ import (
 	"sync"
 
 	"github.com/tributary-news/tributary/aggregator/cpugate"
-
 	bolt "go.etcd.io/bbolt"
 )
 

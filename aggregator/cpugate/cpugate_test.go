@@ -131,17 +131,27 @@ func TestGateEnterWaitsBehindFirst(t *testing.T) {
 	}
 }
 
-// TestGateCancel: a waiter whose context ends leaves the queue without a
-// token, and a token handed to it as it gave up goes to the next waiter.
-func TestGateCancel(t *testing.T) {
+// queueWaiter takes the only token of a new gate and queues an Enter
+// behind it, which the returned function cancels; its result comes on
+// the channel.
+func queueWaiter(t *testing.T) (*Gate, context.CancelFunc, <-chan error) {
+	t.Helper()
 	g := New(1)
 	if err := g.Enter(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
 	errc := make(chan error, 1)
 	go func() { errc <- g.Enter(ctx) }()
 	waitQueued(t, g, 0, 1)
+	return g, cancel, errc
+}
+
+// TestGateCancel: a waiter whose context ends leaves the queue without a
+// token.
+func TestGateCancel(t *testing.T) {
+	g, cancel, errc := queueWaiter(t)
 	cancel()
 	if err := <-errc; !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled Enter: %v", err)
@@ -151,20 +161,12 @@ func TestGateCancel(t *testing.T) {
 	if g.free != 1 {
 		t.Fatalf("%d tokens free, want 1", g.free)
 	}
-
 }
 
 // TestGateCancelAsHandedOver: a waiter whose context ends just as a
 // token is handed to it passes the token on rather than losing it.
 func TestGateCancelAsHandedOver(t *testing.T) {
-	g := New(1)
-	if err := g.Enter(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	errc := make(chan error, 1)
-	go func() { errc <- g.Enter(ctx) }()
-	waitQueued(t, g, 0, 1)
+	g, cancel, errc := queueWaiter(t)
 	// Hold the gate's lock while the waiter wakes up cancelled: it then
 	// waits for the lock, still queued, and the token is handed to it
 	// before it can leave the queue.
