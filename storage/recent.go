@@ -222,7 +222,7 @@ func removeRecent[K comparable](m map[K]recentList, k K, item *recentItem) *rece
 		return nil
 	}
 	dropped := list.remove(item)
-	if list.n == 0 {
+	if list.empty() {
 		delete(m, k)
 	} else {
 		m[k] = list
@@ -233,7 +233,7 @@ func removeRecent[K comparable](m map[K]recentList, k K, item *recentItem) *rece
 // trimRecent drops the items published before horizon from every list.
 func trimRecent[K comparable](m map[K]recentList, horizon uint64) {
 	for k, list := range m {
-		if list.trim(horizon); list.n == 0 {
+		if list.trim(horizon); list.empty() {
 			delete(m, k)
 		} else {
 			m[k] = list

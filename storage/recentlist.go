@@ -22,8 +22,10 @@ const recentChunk = 128
 // time, so that searching a list reads the list, not the items.
 type recentList struct {
 	chunks [][]recentEntry // non-empty, each sorted, in order
-	n      int             // entries in all
 }
+
+// empty reports whether the list holds no entry.
+func (l *recentList) empty() bool { return len(l.chunks) == 0 }
 
 type recentEntry struct {
 	published uint64 // item.published
@@ -55,7 +57,6 @@ func (l *recentList) insert(item *recentItem) bool {
 	entry := recentEntry{item.published, item}
 	if len(l.chunks) == 0 {
 		l.chunks = [][]recentEntry{{entry}}
-		l.n = 1
 		return true
 	}
 	if last := l.chunks[len(l.chunks)-1]; compareEntry(last[len(last)-1], item) < 0 {
@@ -66,7 +67,6 @@ func (l *recentList) insert(item *recentItem) bool {
 			l.chunks = append(l.chunks, make([]recentEntry, 0, recentChunk))
 		}
 		l.chunks[len(l.chunks)-1] = append(l.chunks[len(l.chunks)-1], entry)
-		l.n++
 		return true
 	}
 	ci, i, found := l.find(item)
@@ -87,7 +87,6 @@ func (l *recentList) insert(item *recentItem) bool {
 		}
 	}
 	l.chunks[ci] = slices.Insert(l.chunks[ci], i, entry)
-	l.n++
 	return true
 }
 
@@ -108,7 +107,6 @@ func (l *recentList) remove(item *recentItem) *recentItem {
 	} else {
 		l.chunks[ci] = c
 	}
-	l.n--
 	return dropped
 }
 
@@ -120,7 +118,6 @@ func (l *recentList) trim(horizon uint64) {
 		if c[len(c)-1].published >= horizon {
 			break
 		}
-		l.n -= len(c)
 		drop++
 	}
 	l.chunks = slices.Delete(l.chunks, 0, drop)
@@ -134,7 +131,6 @@ func (l *recentList) trim(horizon uint64) {
 	}
 	if n > 0 {
 		l.chunks[0] = slices.Clone(c[n:])
-		l.n -= n
 	}
 }
 
@@ -150,28 +146,29 @@ func (l *recentList) each(lo, hi uint64, limit int, fn func(*recentItem)) {
 		}
 		return 1
 	}
-	// The first chunk ending after hi holds the first entry after hi.
+	// The first chunk ending after hi holds the first entry after hi;
+	// with none, every entry is at or before hi. The walk goes back from
+	// the entry before it.
 	ci, _ := slices.BinarySearchFunc(l.chunks, hi, func(c []recentEntry, t uint64) int { return after(c[len(c)-1], t) })
-	end := 0
-	if ci < len(l.chunks) {
-		end, _ = slices.BinarySearchFunc(l.chunks[ci], hi, after)
-	} else if ci > 0 {
+	var end int
+	if ci == len(l.chunks) {
 		ci--
 		end = len(l.chunks[ci])
+	} else {
+		end, _ = slices.BinarySearchFunc(l.chunks[ci], hi, after)
 	}
 	n := 0
 	for ; ci >= 0; ci-- {
-		c := l.chunks[ci]
-		if end < 0 {
-			end = len(c)
-		}
-		for i := end - 1; i >= 0; i-- {
+		c := l.chunks[ci][:end]
+		for i := len(c) - 1; i >= 0; i-- {
 			if c[i].published < lo || limit > 0 && n >= limit {
 				return
 			}
 			n++
 			fn(c[i].item)
 		}
-		end = -1
+		if ci > 0 {
+			end = len(l.chunks[ci-1])
+		}
 	}
 }
