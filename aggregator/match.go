@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -40,6 +41,7 @@ func NewTopicMatcher(topics []Topic, sources []Source) (*TopicMatcher, error) {
 		m.sourceTags[s.Name] = s.Tags
 		m.backlog[s.Name] = s.Backlog
 	}
+	described := describeSources(sources)
 	for _, t := range topics {
 		q, err := query.Parse(t.Query)
 		if err != nil {
@@ -52,7 +54,7 @@ func NewTopicMatcher(topics []Topic, sources []Source) (*TopicMatcher, error) {
 				ct.allowed[s] = true
 			}
 		}
-		ct.fingerprint = topicFingerprint(q, t.Sources, sources)
+		ct.fingerprint = topicFingerprint(q, t.Sources, described)
 		m.topics = append(m.topics, ct)
 	}
 	return m, nil
@@ -60,23 +62,32 @@ func NewTopicMatcher(topics []Topic, sources []Source) (*TopicMatcher, error) {
 
 // topicFingerprint changes whenever what a topic selects changes: its
 // parsed query (so reformatting a query does not force a rematch), its
-// source restriction, and the sources' tags and backlog windows.
-func topicFingerprint(q *query.Query, allowed []string, sources []Source) string {
+// source restriction, and the sources' tags and backlog windows
+// (described, from describeSources).
+func topicFingerprint(q *query.Query, allowed []string, described string) string {
 	sorted := slices.Clone(allowed)
 	slices.Sort(sorted)
 	var b strings.Builder
 	b.WriteString(q.String())
 	b.WriteString("\x00")
 	b.WriteString(strings.Join(sorted, "\x00"))
-	described := make([]string, 0, len(sources))
-	for _, s := range sources {
-		described = append(described, fmt.Sprintf("%s|%s|%d", s.Name, strings.Join(s.Tags, ","), s.Backlog))
-	}
-	slices.Sort(described)
 	b.WriteString("\x00")
-	b.WriteString(strings.Join(described, "\x00"))
+	b.WriteString(described)
 	sum := sha256.Sum256([]byte(b.String()))
 	return hex.EncodeToString(sum[:8])
+}
+
+// describeSources is what every topic's fingerprint says of the sources:
+// each one's name, tags and backlog window, sorted. It is built once per
+// matcher, not once per topic: with thousands of sources it was most of
+// the cost of loading a config.
+func describeSources(sources []Source) string {
+	described := make([]string, 0, len(sources))
+	for _, s := range sources {
+		described = append(described, s.Name+"|"+strings.Join(s.Tags, ",")+"|"+strconv.FormatInt(int64(s.Backlog), 10))
+	}
+	slices.Sort(described)
+	return strings.Join(described, "\x00")
 }
 
 func (ct *compiledTopic) allows(source string, tags []string) bool {

@@ -135,3 +135,29 @@ func TestTryTopic(t *testing.T) {
 		t.Error("a bad query was tried")
 	}
 }
+
+// A stored fingerprint that differs makes a topic rebuild its index from
+// every stored item, so the fingerprint of an unchanged topic must not
+// change from one release to the next. These values were computed by the
+// code before the sources' description was built once per matcher.
+func TestTopicFingerprintsStable(t *testing.T) {
+	sources := []aggregator.Source{
+		{Name: "cgtn", Tags: []string{"state-media", "china"}, Backlog: 36 * time.Hour},
+		{Name: "bbc", Tags: []string{"broadcaster"}},
+		{Name: "blog"},
+	}
+	topics := []aggregator.Topic{
+		{Name: "forum", Query: `"human rights" AND (forum OR summit)`},
+		{Name: "state", Query: `forum`, Sources: []string{"tag:state-media", "blog"}},
+	}
+	m, err := aggregator.NewTopicMatcher(topics, sources)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"forum": "572c2bce54b6a195", "state": "ec7e9aa711cc1150"}
+	for _, tm := range m.Memberships() {
+		if tm.Fingerprint != want[tm.Name] {
+			t.Errorf("topic %q: fingerprint %s, want %s", tm.Name, tm.Fingerprint, want[tm.Name])
+		}
+	}
+}
