@@ -56,8 +56,13 @@ const (
 	maxRetryAfter = 7 * 24 * time.Hour
 	// savesPerSlot is how many parsed feeds may wait for the store per
 	// fetch slot: enough for large group commits, few enough to bound
-	// the memory they hold.
-	savesPerSlot = 4
+	// the memory they hold. The store's random-keyed indexes make each
+	// commit rewrite much of them, so a cold poll of thousands of
+	// sources is faster with more feeds a commit: at 2,000 sources, 8
+	// per slot instead of 4 halved the commits and cut the poll's time
+	// by a tenth, for a tenth more peak memory (16 saved a fifth of the
+	// time for a quarter more memory).
+	savesPerSlot = 8
 )
 
 // Poller runs the pipeline for one source at a time: fetch, parse,

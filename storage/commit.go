@@ -9,8 +9,10 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// maxGroup bounds the saves one commit takes.
-const maxGroup = 64
+// maxGroup bounds the saves one commit takes. A poller bounds the parsed
+// feeds waiting for the store (64 with the default concurrency of 8);
+// state-only saves come on top.
+const maxGroup = 128
 
 // groupCommit runs concurrent saves in shared write transactions (a group
 // commit). A commit writes every B+tree page it dirtied and syncs the
