@@ -152,7 +152,6 @@ func OpenApp(ctx context.Context, cfg *configs.Config, logger *slog.Logger) (*Ap
 		db.Close()
 		return nil, err
 	}
-	m.SetSources(sourceLabels(cfg.Sources))
 	handler := publish.NewHandler(db, publishConfig(cfg), logger)
 	handler.SetMetrics(m)
 	return &App{Logger: logger, Store: db, Handler: handler, Metrics: m, config: cfg, pipe: pipe, cpu: cpu}, nil
@@ -331,6 +330,11 @@ func (a *App) startScheduler(pollCtx context.Context) (stop func() error) {
 // the store.
 func (a *App) Serve(ctx context.Context) error {
 	cfg := a.Config()
+	// Every source's series exist from the start, at zero, so a scrape
+	// tells a source never polled from one that is not configured. Only
+	// a serving daemon has scrapes: a one-off poll of thousands of
+	// sources does not make its tens of thousands of series.
+	a.Metrics.SetSources(sourceLabels(cfg.Sources))
 	ln := a.Systemd.Listener
 	if ln == nil {
 		var err error

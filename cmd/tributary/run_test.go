@@ -70,6 +70,21 @@ func TestRunCommand(t *testing.T) {
 		resp.Body.Close()
 		body = string(b)
 	}
+	// Every configured source has its series from the start, at zero for
+	// what has not happened to it, so a scrape tells "never" from "not
+	// configured".
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	scrape, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, source := range []string{"wire", "un", "outlet", "broken"} {
+		series := `tributary_polls_total{result="deferred",source="` + source + `"} 0`
+		if !strings.Contains(string(scrape), series) {
+			t.Errorf("/metrics has no %s", series)
+		}
+	}
 	for _, path := range []string{"/", "/healthz", "/sources.json", "/topics.opml"} {
 		resp, err := http.Get(base + path)
 		if err != nil {
