@@ -1,44 +1,69 @@
 // Package fifo holds a map of bounded size that forgets the keys it
-// learnt first. Merging keeps two such caches, of candidates' documents
-// and of their stored heads: copies of a story arrive within hours of
-// each other, so the latest items are the likeliest to be asked for
-// again, and first in, first out needs no bookkeeping on a hit.
+// learnt first, unless they were asked for since: first in, first out
+// with a second chance (the CLOCK algorithm). Merging keeps two such
+// caches, of candidates' documents and of their stored heads: copies of
+// a story arrive within hours of each other, so the latest items are the
+// likeliest to be asked for again, and the items of a story that keeps
+// being copied are asked for again and again. A hit only sets a flag.
 package fifo
 
 // Cache maps keys to values, holding at most its size of them. It is not
-// safe for concurrent use.
+// safe for concurrent use; Get changes it too.
 type Cache[K comparable, V any] struct {
-	size int
-	m    map[K]V
-	ring []K // the keys in the order they came
-	next int // where in ring the oldest key is, once ring is full
+	size  int
+	index map[K]int // key → its slot
+	slots []slot[K, V]
+	hand  int // the slot looked at next for one to forget, once slots is full
+}
+
+type slot[K comparable, V any] struct {
+	key K
+	val V
+	// asked is set by Get; the hand clears it instead of forgetting the
+	// key, so a key asked for since the hand last passed stays one more
+	// round.
+	asked bool
 }
 
 // New returns an empty cache for at most size keys (size ≥ 1).
 func New[K comparable, V any](size int) *Cache[K, V] {
-	return &Cache[K, V]{size: size, m: make(map[K]V, size)}
+	return &Cache[K, V]{size: size, index: make(map[K]int, size)}
 }
 
 // Get returns the value under k, if the cache holds it.
 func (c *Cache[K, V]) Get(k K) (V, bool) {
-	v, ok := c.m[k]
-	return v, ok
+	i, ok := c.index[k]
+	if !ok {
+		var zero V
+		return zero, false
+	}
+	c.slots[i].asked = true
+	return c.slots[i].val, true
 }
 
 // Put keeps v under k. A key the cache holds keeps its place in line; a
-// new one goes last, and when the cache is full the first key goes.
+// new one goes last, and when the cache is full the first key in line
+// that was not asked for since the hand last passed it goes.
 func (c *Cache[K, V]) Put(k K, v V) {
-	if _, ok := c.m[k]; !ok {
-		if len(c.ring) < c.size {
-			c.ring = append(c.ring, k)
-		} else {
-			delete(c.m, c.ring[c.next])
-			c.ring[c.next] = k
-			c.next = (c.next + 1) % c.size
-		}
+	if i, ok := c.index[k]; ok {
+		c.slots[i].val = v
+		return
 	}
-	c.m[k] = v
+	if len(c.slots) < c.size {
+		c.index[k] = len(c.slots)
+		c.slots = append(c.slots, slot[K, V]{key: k, val: v})
+		return
+	}
+	// At most one round: the hand clears each flag it passes.
+	for c.slots[c.hand].asked {
+		c.slots[c.hand].asked = false
+		c.hand = (c.hand + 1) % c.size
+	}
+	delete(c.index, c.slots[c.hand].key)
+	c.slots[c.hand] = slot[K, V]{key: k, val: v}
+	c.index[k] = c.hand
+	c.hand = (c.hand + 1) % c.size
 }
 
 // Len is how many keys the cache holds.
-func (c *Cache[K, V]) Len() int { return len(c.m) }
+func (c *Cache[K, V]) Len() int { return len(c.index) }

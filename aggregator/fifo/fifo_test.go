@@ -1,32 +1,72 @@
 package fifo
 
-import "testing"
+import (
+	"slices"
+	"testing"
+)
 
-// TestCache: the cache holds at most its size, forgets the keys it learnt
-// first, and a key put again keeps its place in line with its new value.
-func TestCache(t *testing.T) {
-	c := New[string, int](3)
-	for i, k := range []string{"a", "b", "c"} {
-		c.Put(k, i)
-	}
-	c.Put("a", 10) // known: keeps its place, first in line
-	if v, ok := c.Get("a"); !ok || v != 10 {
-		t.Fatalf("a = %d, %v; want 10, true", v, ok)
-	}
-	c.Put("d", 3) // full: a, the first key learnt, goes
-	if _, ok := c.Get("a"); ok {
-		t.Error("a was kept; the first key learnt should go first")
-	}
-	c.Put("e", 4) // then b
-	for k, want := range map[string]bool{"a": false, "b": false, "c": true, "d": true, "e": true} {
-		if _, ok := c.Get(k); ok != want {
-			t.Errorf("holds %s: %v, want %v", k, ok, want)
+// held lists the keys of keys the cache holds.
+func held(c *Cache[string, int], keys ...string) []string {
+	var out []string
+	for _, k := range keys {
+		if _, ok := c.index[k]; ok {
+			out = append(out, k)
 		}
 	}
+	return out
+}
+
+// TestCache: the cache holds at most its size and forgets the keys it
+// learnt first, but a key asked for since the hand last passed it gets a
+// second chance, once; a key put again keeps its place with its new value.
+func TestCache(t *testing.T) {
+	tests := []struct {
+		name string
+		ops  []string // "+k": put k; "?k": get k
+		want []string // keys held after, of a to g
+	}{
+		{"first in, first out", []string{"+a", "+b", "+c", "+d", "+e"}, []string{"c", "d", "e"}},
+		{"a put does not refresh", []string{"+a", "+b", "+c", "+a", "+d"}, []string{"b", "c", "d"}},
+		{"asked for: second chance", []string{"+a", "+b", "+c", "?a", "+d"}, []string{"a", "c", "d"}},
+		{"the chance is used up", []string{"+a", "+b", "+c", "?a", "+d", "+e", "+f"}, []string{"d", "e", "f"}},
+		{"asked again: another chance", []string{"+a", "+b", "+c", "?a", "+d", "?a", "+e", "+f"}, []string{"a", "e", "f"}},
+		{"all asked: the first goes after all", []string{"+a", "+b", "+c", "?a", "?b", "?c", "+d"}, []string{"b", "c", "d"}},
+		{"a miss changes nothing", []string{"+a", "+b", "+c", "?g", "+d"}, []string{"b", "c", "d"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := New[string, int](3)
+			for i, op := range tt.ops {
+				k := op[1:]
+				if op[0] == '+' {
+					c.Put(k, i)
+					if v, ok := c.Get(k); !ok || v != i {
+						t.Fatalf("after %s: %s = %d, %v; want %d, true", op, k, v, ok, i)
+					}
+					// Undo the Get's flag: only the ops ask.
+					c.slots[c.index[k]].asked = false
+				} else {
+					c.Get(k)
+				}
+			}
+			if got := held(c, "a", "b", "c", "d", "e", "f", "g"); !slices.Equal(got, tt.want) {
+				t.Errorf("holds %v, want %v", got, tt.want)
+			}
+			if c.Len() != len(tt.want) {
+				t.Errorf("Len %d, want %d", c.Len(), len(tt.want))
+			}
+		})
+	}
+
+	c := New[string, int](3)
 	for i := range 100 {
-		c.Put(string(rune('f'+i)), i)
+		c.Put(string(rune('a'+i%26))+string(rune('a'+i/26)), i)
+		c.Get("aa")
 	}
 	if c.Len() != 3 {
 		t.Errorf("%d keys held, want 3", c.Len())
+	}
+	if v, ok := c.Get("aa"); !ok || v != 0 {
+		t.Errorf("a key asked for after every put was forgotten: %d, %v", v, ok)
 	}
 }
