@@ -156,7 +156,7 @@ func Compact(ctx context.Context, src, dst string) (err error) {
 	}
 	// A writable open takes the exclusive lock: nothing writes src while
 	// it is copied, and the daemon cannot start until it is replaced.
-	sdb, err := bolt.Open(src, 0o600, &bolt.Options{Timeout: 2 * time.Second, FreelistType: bolt.FreelistMapType})
+	sdb, err := bolt.Open(src, 0o600, &bolt.Options{Timeout: 2 * time.Second, FreelistType: freelistType})
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return &lockedError{path: src}
 	}
@@ -195,7 +195,7 @@ func Compact(ctx context.Context, src, dst string) (err error) {
 		return wrap(err)
 	}
 	// An empty file is initialised by bolt.Open; sync once at the end.
-	ddb, err := bolt.Open(tmpPath, 0o600, &bolt.Options{NoSync: true, FreelistType: bolt.FreelistMapType})
+	ddb, err := bolt.Open(tmpPath, 0o600, &bolt.Options{NoSync: true, FreelistType: freelistType})
 	if err != nil {
 		return wrap(err)
 	}
