@@ -256,7 +256,6 @@ func putSchema(tx *bolt.Tx, version uint32) error {
 var ErrOldSchema = errors.New("database has an older layout; open it for writing once (tributary run or poll) to migrate it")
 
 // Close closes the database, waiting for open transactions.
-
 func (db *DB) Close() error {
 	if err := db.bolt.Close(); err != nil {
 		return fmt.Errorf("storage: close %s: %w", db.path, err)

@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-// held lists the keys of keys the cache holds.
+// held lists those of keys that the cache holds.
 func held(c *Cache[string, int], keys ...string) []string {
 	var out []string
 	for _, k := range keys {
