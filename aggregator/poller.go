@@ -182,10 +182,9 @@ func (p *Poller) PollScheduled(ctx context.Context, src Source, firedAt time.Tim
 func (p *Poller) run(ctx context.Context, src Source, firedAt time.Time) (res PollResult) {
 	res.Source = src.Name
 	start := p.opts.Now()
-	logger := p.opts.Logger.With("source", src.Name)
 	defer func() {
 		if v := recover(); v != nil {
-			logger.Error("panic while polling", "panic", v, "stack", string(debug.Stack()))
+			p.opts.Logger.Error("panic while polling", "source", src.Name, "panic", v, "stack", string(debug.Stack()))
 			res.Err = fmt.Errorf("internal error: %v", v)
 			ctx := context.WithoutCancel(ctx)
 			if state, err := p.opts.Store.SourceState(ctx, src.Name); err == nil {
@@ -195,10 +194,10 @@ func (p *Poller) run(ctx context.Context, src Source, firedAt time.Time) (res Po
 		res.Duration = p.opts.Now().Sub(start)
 		res.Source = src.Name
 	}()
-	return p.poll(ctx, src, start, firedAt, logger)
+	return p.poll(ctx, src, start, firedAt)
 }
 
-func (p *Poller) poll(ctx context.Context, src Source, now, firedAt time.Time, logger *slog.Logger) PollResult {
+func (p *Poller) poll(ctx context.Context, src Source, now, firedAt time.Time) PollResult {
 	res := PollResult{Source: src.Name}
 	state, err := p.opts.Store.SourceState(ctx, src.Name)
 	if err != nil {
@@ -270,8 +269,8 @@ func (p *Poller) poll(ctx context.Context, src Source, now, firedAt time.Time, l
 	state.RetryAfter = time.Time{}
 	state.ETag, state.LastModified = fetched.ETag, fetched.LastModified
 	if fetched.PermanentRedirect != "" && fetched.PermanentRedirect != state.PermanentRedirect {
-		logger.Warn("source moved permanently; following the new URL (update the config)",
-			"from", url, "to", fetched.PermanentRedirect)
+		p.opts.Logger.Warn("source moved permanently; following the new URL (update the config)",
+			"source", src.Name, "from", url, "to", fetched.PermanentRedirect)
 		state.PermanentRedirect = fetched.PermanentRedirect
 	}
 	if fetched.MaxAge > 0 {
