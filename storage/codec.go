@@ -17,8 +17,9 @@ import (
 // the domain types so renaming a Go field never silently changes the format.
 const codecJSON byte = 1
 
-// Version 2 is the binary codec of items (itemcodec.go); other records
-// stay JSON, which is small and rarely decoded.
+// Version 2 is the binary codec of items (itemcodec.go) and source states
+// (statecodec.go); other records stay JSON, which is small and rarely
+// decoded.
 const codecBinary byte = 2
 
 var errEmptyRecord = errors.New("empty record")
@@ -154,31 +155,6 @@ func decodeStory(b []byte) (*storyRecord, error) {
 		return nil, err
 	}
 	return &r, nil
-}
-
-func encodeState(s *aggregator.SourceState) ([]byte, error) {
-	return encodeRecord(stateRecord{
-		ETag: s.ETag, LastModified: s.LastModified, BodyHash: s.BodyHash,
-		LastPolled: s.LastPolled, LastStatus: s.LastStatus, LastError: s.LastError,
-		ConsecutiveFailures: s.ConsecutiveFailures, NextPoll: s.NextPoll,
-		Disabled: s.Disabled, PermanentRedirect: s.PermanentRedirect,
-		ConfigURL: s.ConfigURL, RetryAfter: s.RetryAfter, MinInterval: int64(s.MinInterval),
-	})
-}
-
-func decodeState(source string, b []byte) (aggregator.SourceState, error) {
-	var r stateRecord
-	if err := decodeRecord(b, &r); err != nil {
-		return aggregator.SourceState{}, err
-	}
-	return aggregator.SourceState{
-		Source: source,
-		ETag:   r.ETag, LastModified: r.LastModified, BodyHash: r.BodyHash,
-		LastPolled: r.LastPolled, LastStatus: r.LastStatus, LastError: r.LastError,
-		ConsecutiveFailures: r.ConsecutiveFailures, NextPoll: r.NextPoll,
-		Disabled: r.Disabled, PermanentRedirect: r.PermanentRedirect,
-		ConfigURL: r.ConfigURL, RetryAfter: r.RetryAfter, MinInterval: time.Duration(r.MinInterval),
-	}, nil
 }
 
 func encodeRecord(v any) ([]byte, error) {

@@ -189,6 +189,16 @@ func (r *fieldReader) uvarint() uint64 {
 	return 0
 }
 
+// varint reads a signed integer written by binary.AppendVarint.
+func (r *fieldReader) varint() int64 {
+	u := r.uvarint()
+	x := int64(u >> 1)
+	if u&1 != 0 {
+		x = ^x
+	}
+	return x
+}
+
 // count reads a length of elements of at least size bytes each, which
 // must fit in what is left.
 func (r *fieldReader) count(size int) int {
