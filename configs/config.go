@@ -149,28 +149,50 @@ func Load(path string, opts Options) (*Config, error) {
 // resolve a relative data_dir and relative file: URLs (against its
 // directory, or the working directory when path is "").
 func Parse(data []byte, path string, opts Options) (*Config, error) {
-	root, err := parseTree(data, path)
-	if err != nil {
-		return nil, err
-	}
-	var raw rawConfig
-	if root != nil {
-		dec := yaml.NewDecoder(bytes.NewReader(data))
-		dec.KnownFields(true)
-		if err := dec.Decode(&raw); err != nil && !errors.Is(err, io.EOF) {
-			return nil, decodeErrors(err, root, path)
+	raw, ok := decodeClean(data)
+	t := tree{data: data}
+	if !ok {
+		// Something is wrong with the file: decode it again the slow way,
+		// with its node tree at hand, to say what and where.
+		root, err := parseTree(data, path)
+		if err != nil {
+			return nil, err
+		}
+		t.root, t.parsed = root, true
+		raw = rawConfig{}
+		if root != nil {
+			dec := yaml.NewDecoder(bytes.NewReader(data))
+			dec.KnownFields(true)
+			if err := dec.Decode(&raw); err != nil && !errors.Is(err, io.EOF) {
+				return nil, decodeErrors(err, root, path)
+			}
 		}
 	}
 	baseDir, err := baseDir(path)
 	if err != nil {
 		return nil, err
 	}
-	v := &validator{path: path, baseDir: baseDir, tree: tree{root: root}, opts: opts}
+	v := &validator{path: path, baseDir: baseDir, tree: t, opts: opts}
 	cfg := v.build(&raw)
 	if err := v.err(); err != nil {
 		return nil, err
 	}
 	return cfg, nil
+}
+
+// decodeClean decodes data in one pass, which is what a valid file needs
+// (parsing is most of the cost of loading thousands of sources). It
+// reports false on any error, or when a second document follows: Parse
+// then reports the problem with the file's lines.
+func decodeClean(data []byte) (rawConfig, bool) {
+	var raw rawConfig
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&raw); err != nil {
+		return rawConfig{}, errors.Is(err, io.EOF)
+	}
+	var extra yaml.Node
+	return raw, errors.Is(dec.Decode(&extra), io.EOF)
 }
 
 // parseTree parses data into a node tree, kept for the line numbers of

@@ -518,7 +518,7 @@ func loadForEdit(data []byte, path string, opts Options) (*Config, *editDoc, err
 	if err != nil {
 		return nil, nil, err
 	}
-	doc := &editDoc{lines: splitLines(data), eol: "\n", tree: tree{root: root}}
+	doc := &editDoc{lines: splitLines(data), eol: "\n", tree: tree{root: root, parsed: true}}
 	if len(doc.lines) > 0 && strings.HasSuffix(doc.lines[0], "\r\n") {
 		doc.eol = "\r\n"
 	}

@@ -28,14 +28,22 @@ func render(p keyPath) string {
 	return b.String()
 }
 
-// tree finds lines in the parsed file.
+// tree finds lines in the file. A file that decodes cleanly is parsed
+// again into nodes only when a line is asked for, that is for an error.
 type tree struct {
-	root *yaml.Node // the document's top node; nil for an empty file
+	data   []byte
+	parsed bool
+	root   *yaml.Node // the document's top node; nil for an empty file
 }
 
 // line is the line of the value at p or, when p does not exist in the file
 // (a missing key, say), of the nearest node that holds it.
-func (t tree) line(p keyPath) int {
+func (t *tree) line(p keyPath) int {
+	if !t.parsed {
+		// The file decoded, so it parses; an error leaves root nil.
+		t.root, _ = parseTree(t.data, "")
+		t.parsed = true
+	}
 	n := t.root
 	if n == nil {
 		return 1

@@ -176,29 +176,30 @@ func DefaultUserAgent(version string) string {
 }
 
 // checkUniqueName checks a source or topic name's pattern and that no
-// earlier one (whose lines firstLine records) has it.
-func (v *validator) checkUniqueName(p keyPath, kind, name string, firstLine map[string]int) {
+// earlier one (whose paths firstAt records) has it. Paths, not lines: a
+// line is looked up only for an error, so a valid file is parsed once.
+func (v *validator) checkUniqueName(p keyPath, kind, name string, firstAt map[string]keyPath) {
 	if !v.checkName(p, name) {
 		return
 	}
-	if first, dup := firstLine[name]; dup {
-		v.errorf(p, "duplicate %s name %q (first at line %d)", kind, name, first)
+	if first, dup := firstAt[name]; dup {
+		v.errorf(p, "duplicate %s name %q (first at line %d)", kind, name, v.tree.line(first))
 		return
 	}
-	firstLine[name] = v.tree.line(p)
+	firstAt[name] = p
 }
 
 // buildSources checks the sources and returns the tags they use.
 func (v *validator) buildSources(c *Config, raws []rawSource) map[string]bool {
 	tags := map[string]bool{}
-	firstLine := map[string]int{}
+	firstAt := map[string]keyPath{}
 	for i, raw := range raws {
 		p := keyPath{"sources", i}
 		s := aggregator.Source{
 			Name:  strings.TrimSpace(raw.Name),
 			Title: strings.TrimSpace(raw.Title),
 		}
-		v.checkUniqueName(at(p, "name"), "source", s.Name, firstLine)
+		v.checkUniqueName(at(p, "name"), "source", s.Name, firstAt)
 		s.URL = v.checkSourceURL(at(p, "url"), strings.TrimSpace(raw.URL))
 		s.Backlog = c.Backlog
 		if raw.Backlog != nil {
@@ -238,7 +239,7 @@ func (v *validator) buildTopics(c *Config, raws []rawTopic, tags map[string]bool
 	for _, s := range c.Sources {
 		sources[s.Name] = true
 	}
-	firstLine := map[string]int{}
+	firstAt := map[string]keyPath{}
 	for i, raw := range raws {
 		p := keyPath{"topics", i}
 		t := aggregator.Topic{
@@ -246,7 +247,7 @@ func (v *validator) buildTopics(c *Config, raws []rawTopic, tags map[string]bool
 			Title: strings.TrimSpace(raw.Title),
 			Query: strings.TrimSpace(raw.Query),
 		}
-		v.checkUniqueName(at(p, "name"), "topic", t.Name, firstLine)
+		v.checkUniqueName(at(p, "name"), "topic", t.Name, firstAt)
 		if t.Title == "" {
 			t.Title = t.Name
 		}
