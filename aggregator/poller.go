@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -63,6 +64,14 @@ const (
 	// poll's time by a tenth, for a tenth more peak memory (16 saved a
 	// fifth of the time for a quarter more memory).
 	savesPerSlot = 8
+	// runningPerSlot is how many polls may be under way (reading state,
+	// fetching, waiting for the store) per fetch slot; the others wait
+	// before doing anything. A poll that has read its state and waits
+	// for a slot holds a goroutine stack grown by bbolt and net/http:
+	// bounding them took the peak RSS of a warm poll of 2,000 sources
+	// from 72-83 MB to 58-63 MB. Enough run to keep the slots busy while
+	// a commit syncs the saves of the others.
+	runningPerSlot = 32
 )
 
 // Poller runs the pipeline for one source at a time: fetch, parse,
@@ -73,9 +82,11 @@ type Poller struct {
 	// (Concurrency); saves bounds the polls that hold a parsed feed for
 	// the store. A poll moves from one to the other, so that fetching
 	// goes on while the store commits, and the store's group commits
-	// take many feeds at a time.
+	// take many feeds at a time. running bounds the polls under way
+	// (see runningPerSlot).
 	slots   chan struct{}
 	saves   chan struct{}
+	running chan struct{}
 	matcher atomic.Pointer[TopicMatcher]
 	merger  atomic.Pointer[StoryMerger]
 }
@@ -152,7 +163,12 @@ func NewPoller(opts PollerOptions) *Poller {
 	if opts.NextPoll == nil {
 		opts.NextPoll = func(Source, time.Time) time.Time { return time.Time{} }
 	}
-	p := &Poller{opts: opts, slots: make(chan struct{}, opts.Concurrency), saves: make(chan struct{}, savesPerSlot*opts.Concurrency)}
+	p := &Poller{
+		opts:    opts,
+		slots:   make(chan struct{}, opts.Concurrency),
+		saves:   make(chan struct{}, savesPerSlot*opts.Concurrency),
+		running: make(chan struct{}, runningPerSlot*opts.Concurrency),
+	}
 	p.matcher.Store(opts.Matcher)
 	p.merger.Store(opts.Merger)
 	return p
@@ -177,9 +193,56 @@ func (p *Poller) PollScheduled(ctx context.Context, src Source, firedAt time.Tim
 	return p.run(ctx, src, firedAt)
 }
 
-// run is Poll and PollScheduled (firedAt non-zero). It never panics: a
-// panic while handling the source is recovered and recorded as its error.
-func (p *Poller) run(ctx context.Context, src Source, firedAt time.Time) (res PollResult) {
+// PollAll polls every source once, as Poll does, and calls report with
+// each result as it comes, from the calling goroutine; it returns when all
+// are done. A poll's goroutine starts only when it may run (see
+// runningPerSlot), so thousands of sources cost a few hundred goroutines.
+func (p *Poller) PollAll(ctx context.Context, sources []Source, report func(PollResult)) {
+	results := make(chan PollResult)
+	go func() {
+		var wg sync.WaitGroup
+		for _, src := range sources {
+			if err := p.enter(ctx); err != nil {
+				wg.Go(func() { results <- PollResult{Source: src.Name, Err: err} })
+				continue
+			}
+			wg.Go(func() {
+				defer p.leave()
+				results <- p.runEntered(ctx, src, time.Time{})
+			})
+		}
+		wg.Wait()
+		close(results)
+	}()
+	for res := range results {
+		report(res)
+	}
+}
+
+// enter waits until one more poll may run; leave ends it.
+func (p *Poller) enter(ctx context.Context) error {
+	select {
+	case p.running <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (p *Poller) leave() { <-p.running }
+
+// run is Poll and PollScheduled (firedAt non-zero).
+func (p *Poller) run(ctx context.Context, src Source, firedAt time.Time) PollResult {
+	if err := p.enter(ctx); err != nil {
+		return PollResult{Source: src.Name, Err: err}
+	}
+	defer p.leave()
+	return p.runEntered(ctx, src, firedAt)
+}
+
+// runEntered is run once the poll has entered. It never panics: a panic
+// while handling the source is recovered and recorded as its error.
+func (p *Poller) runEntered(ctx context.Context, src Source, firedAt time.Time) (res PollResult) {
 	res.Source = src.Name
 	start := p.opts.Now()
 	defer func() {

@@ -339,6 +339,68 @@ func TestPollNotModifiedNeedsNoSaveSlot(t *testing.T) {
 	}
 }
 
+// countedStates counts the polls that have read their source's state.
+type countedStates struct {
+	blockedSaves
+	read *atomic.Int32
+}
+
+func (s countedStates) SourceState(ctx context.Context, source string) (aggregator.SourceState, error) {
+	s.read.Add(1)
+	return s.Store.SourceState(ctx, source)
+}
+
+// TestPollAllBoundsRunningPolls: PollAll reports every source once, and
+// while the store holds the saves, no more polls get under way than
+// runningPerSlot per fetch slot: the others have not even read their
+// state (nor started a goroutine).
+func TestPollAllBoundsRunningPolls(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, rssFeed(rssItem(r.URL.Path, "x", "")))
+	}))
+	defer srv.Close()
+	var read atomic.Int32
+	store := countedStates{
+		blockedSaves: blockedSaves{Store: openStore(t), entered: make(chan struct{}, 1000), release: make(chan struct{})},
+		read:         &read,
+	}
+	p := newTestPoller(t, store, nil, func(o *aggregator.PollerOptions) { o.Concurrency = 1 })
+	const n = 3 * aggregator.RunningPerSlot
+	var sources []aggregator.Source
+	for i := range n {
+		sources = append(sources, aggregator.Source{Name: fmt.Sprintf("s%d", i), URL: fmt.Sprintf("%s/f%d", srv.URL, i)})
+	}
+	reported := map[string]int{}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		p.PollAll(t.Context(), sources, func(res aggregator.PollResult) {
+			if res.Err != nil {
+				t.Errorf("%s: %v", res.Source, res.Err)
+			}
+			reported[res.Source]++
+		})
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for read.Load() < aggregator.RunningPerSlot && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond) // for any poll past the bound to show
+	if got := read.Load(); got != aggregator.RunningPerSlot {
+		t.Errorf("%d polls read their state while the saves were held, want %d", got, aggregator.RunningPerSlot)
+	}
+	close(store.release)
+	<-done
+	if len(reported) != n {
+		t.Errorf("%d sources reported, want %d", len(reported), n)
+	}
+	for name, k := range reported {
+		if k != 1 {
+			t.Errorf("%s reported %d times", name, k)
+		}
+	}
+}
+
 // TestPollPreparesHoldingCPU: a poll parses and prepares its feed holding
 // a token of the CPU gate, and waits for one after fetching; a poll whose
 // feed did not change parses nothing and needs none.

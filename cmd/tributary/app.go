@@ -252,18 +252,11 @@ func (a *App) Addr() net.Addr {
 // PollAll polls the given sources once, at most fetch.concurrency at a
 // time, and reports each result as it comes.
 func (a *App) PollAll(ctx context.Context, sources []aggregator.Source, report func(aggregator.PollResult)) {
-	poller := a.pipeline().poller
-	results := make(chan aggregator.PollResult)
-	var wg sync.WaitGroup
-	for _, src := range sources {
-		wg.Go(func() { results <- poller.Poll(ctx, src) })
-	}
-	go func() { wg.Wait(); close(results) }()
-	for res := range results {
+	a.pipeline().poller.PollAll(ctx, sources, func(res aggregator.PollResult) {
 		a.Metrics.ObservePoll(res)
 		a.Handler.Invalidate(res.ChangedTopics...)
 		report(res)
-	}
+	})
 }
 
 // SchedulerHeartbeat is when the running scheduler last proved alive
