@@ -17,9 +17,9 @@ import (
 // the domain types so renaming a Go field never silently changes the format.
 const codecJSON byte = 1
 
-// Version 2 is the binary codec of items (itemcodec.go) and source states
-// (statecodec.go); other records stay JSON, which is small and rarely
-// decoded.
+// Version 2 is the binary codec of items (itemcodec.go), source states
+// (statecodec.go) and stories (storycodec.go), the records every save
+// reads or writes.
 const codecBinary byte = 2
 
 var errEmptyRecord = errors.New("empty record")
@@ -145,16 +145,6 @@ func decodeItemPart(b []byte, body bool) (aggregator.Item, error) {
 		StoryID: r.StoryID, MergedBy: r.MergedBy,
 		Keys: aggregator.StoryKeys{Link: r.Keys.Link, Title: r.Keys.Title, Bands: r.Keys.Bands},
 	}, nil
-}
-
-func encodeStory(r *storyRecord) ([]byte, error) { return encodeRecord(r) }
-
-func decodeStory(b []byte) (*storyRecord, error) {
-	var r storyRecord
-	if err := decodeRecord(b, &r); err != nil {
-		return nil, err
-	}
-	return &r, nil
 }
 
 func encodeRecord(v any) ([]byte, error) {
