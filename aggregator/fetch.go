@@ -28,6 +28,8 @@ const (
 	fetchDefaultPerHost      = 2
 	fetchDefaultConnect      = 10 * time.Second
 	fetchMaxRedirects        = 5
+	// fetchMaxIdleConns bounds the idle connections kept to all hosts.
+	fetchMaxIdleConns = 50
 	// fetchMaxMaxAge caps a Cache-Control max-age so that an absurd value
 	// cannot overflow a time.Duration.
 	fetchMaxMaxAge = 365 * 24 * time.Hour
@@ -114,14 +116,17 @@ func NewFetcher(opts FetcherOptions) *Fetcher {
 	f.connectTimeout = connect
 	dialer := &net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}
 	transport := &http.Transport{
-		Proxy:                  http.ProxyFromEnvironment,
-		DialContext:            dialer.DialContext,
-		ForceAttemptHTTP2:      true,
-		TLSHandshakeTimeout:    connect,
-		ResponseHeaderTimeout:  f.timeout,
-		ExpectContinueTimeout:  time.Second,
-		MaxIdleConns:           50,
-		MaxIdleConnsPerHost:    2,
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           dialer.DialContext,
+		ForceAttemptHTTP2:     true,
+		TLSHandshakeTimeout:   connect,
+		ResponseHeaderTimeout: f.timeout,
+		ExpectContinueTimeout: time.Second,
+		// Keep a connection for each request a host may have in flight:
+		// with fewer, every round of PerHost requests would close some
+		// and open new ones (a TCP and TLS handshake each, on both sides).
+		MaxIdleConns:           max(fetchMaxIdleConns, perHost),
+		MaxIdleConnsPerHost:    perHost,
 		IdleConnTimeout:        30 * time.Second,
 		MaxResponseHeaderBytes: 1 << 20,
 		// Compression stays enabled: the transport asks for gzip and

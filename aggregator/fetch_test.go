@@ -782,6 +782,51 @@ func TestFetchPerHost(t *testing.T) {
 	}
 }
 
+// TestFetchReusesConnections runs many fetches to one host, PerHost at a
+// time: they share PerHost connections (keep-alive) instead of opening a
+// new one for most requests, which costs the publisher a handshake each.
+func TestFetchReusesConnections(t *testing.T) {
+	const perHost, fetches = 8, 200
+	var conns atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, fetchTestFeed)
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+
+	f := fetchNewTestFetcher(FetcherOptions{PerHost: perHost})
+	jobs := make(chan int)
+	errs := make(chan error, fetches)
+	for range perHost {
+		go func() {
+			for i := range jobs {
+				_, err := f.Fetch(t.Context(), FetchRequest{URL: fmt.Sprintf("%s/feed%d", srv.URL, i)})
+				errs <- err
+			}
+		}()
+	}
+	for i := range fetches {
+		jobs <- i
+	}
+	close(jobs)
+	for range fetches {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A connection goes back to the pool just after its response is
+	// read, so the next fetch may dial before it is back: allow a few
+	// more than perHost (with an idle pool of 2, it was about 90).
+	if got := conns.Load(); got > 2*perHost {
+		t.Errorf("%d fetches, %d at a time, opened %d connections; want at most %d", fetches, perHost, got, 2*perHost)
+	}
+}
+
 func TestFetchHostKey(t *testing.T) {
 	tests := []struct{ url, want string }{
 		{"https://Example.COM/feed", "example.com"},
