@@ -270,3 +270,71 @@ func TestGroupCommitTakesCPUFirst(t *testing.T) {
 	}
 	gate.Leave()
 }
+
+// TestGroupCommitLingersForStateSaves: a queue of state saves alone waits
+// for company before it commits: until a save of items arrives, or until
+// the group is full, or at most the linger.
+func TestGroupCommitLingersForStateSaves(t *testing.T) {
+	put := func(k string) func(tx *bolt.Tx, _ *recentTx) error {
+		return func(tx *bolt.Tx, _ *recentTx) error { return tx.Bucket(bucketMeta).Put([]byte("test-"+k), []byte(k)) }
+	}
+	tests := []struct {
+		name  string
+		light int  // state saves queued first
+		heavy bool // then a save of items
+	}{
+		{"a save of items ends the wait", 5, true},
+		{"a full group ends the wait", maxGroup, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db := openTestDB(t)
+			g := db.commits
+			g.linger = time.Minute
+			start := txID(t, db)
+			var wg sync.WaitGroup
+			errs := make(chan error, tt.light+1)
+			for i := range tt.light - 1 {
+				wg.Go(func() { errs <- g.updateLight(put(fmt.Sprint("light-", i))) })
+			}
+			waitFor(t, func() bool { g.mu.Lock(); defer g.mu.Unlock(); return len(g.queue) == tt.light-1 })
+			time.Sleep(20 * time.Millisecond) // a commit that did not wait would show now
+			if commits := txID(t, db) - start; commits != 0 {
+				t.Fatalf("%d commits while state saves alone were queued, want them to wait", commits)
+			}
+			wg.Go(func() { errs <- g.updateLight(put("last-light")) })
+			if tt.heavy {
+				waitFor(t, func() bool { g.mu.Lock(); defer g.mu.Unlock(); return len(g.queue) == tt.light })
+				wg.Go(func() { errs <- g.update(put("heavy")) })
+			}
+			done := make(chan struct{})
+			go func() { wg.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the saves still wait: nothing ended the linger")
+			}
+			close(errs)
+			for err := range errs {
+				if err != nil {
+					t.Error(err)
+				}
+			}
+			if commits := txID(t, db) - start; commits != 1 {
+				t.Errorf("%d commits, want 1 for every save", commits)
+			}
+		})
+	}
+
+	t.Run("a lone state save commits after the linger", func(t *testing.T) {
+		db := openTestDB(t)
+		db.commits.linger = 30 * time.Millisecond
+		begun := time.Now()
+		if err := db.commits.updateLight(put("alone")); err != nil {
+			t.Fatal(err)
+		}
+		if waited := time.Since(begun); waited < db.commits.linger {
+			t.Errorf("committed after %v, before the linger of %v", waited, db.commits.linger)
+		}
+	})
+}

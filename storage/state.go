@@ -37,7 +37,7 @@ func (db *DB) SaveState(ctx context.Context, state aggregator.SourceState) error
 	if state.Source == "" {
 		return fmt.Errorf("storage: save state: empty source name")
 	}
-	err := db.commits.update(func(tx *bolt.Tx, _ *recentTx) error { return putState(tx, &state) })
+	err := db.commits.updateLight(func(tx *bolt.Tx, _ *recentTx) error { return putState(tx, &state) })
 	if err != nil {
 		return fmt.Errorf("storage: save state %q: %w", state.Source, err)
 	}

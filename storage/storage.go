@@ -175,7 +175,7 @@ func Open(path string, opts Options) (*DB, error) {
 	}
 	recent := newRecentIndex(opts.Now)
 	return &DB{
-		bolt: bdb, commits: &groupCommit{db: bdb, recent: recent, cpu: opts.CPU}, recent: recent,
+		bolt: bdb, commits: &groupCommit{db: bdb, recent: recent, cpu: opts.CPU, linger: stateLinger}, recent: recent,
 		path: path, log: opts.Logger, now: opts.Now, schema: version,
 	}, nil
 }
