@@ -90,7 +90,7 @@ type stateRecord struct {
 // encodeItem encodes an item in the binary codec: items are most of the
 // store and are decoded on every lookup, where JSON cost ten times more.
 func encodeItem(it *aggregator.Item) ([]byte, error) {
-	b, err := appendItem(make([]byte, 0, 512+len(it.Summary)+len(it.Content)), it)
+	b, err := appendItem(nil, it)
 	if err != nil {
 		return nil, fmt.Errorf("encode item: %w", err)
 	}

@@ -4,7 +4,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tributary-news/tributary/aggregator"
@@ -24,15 +27,38 @@ import (
 
 var errTruncated = errors.New("truncated item record")
 
+// headBuffers are scratch buffers for encoding heads: the head is
+// written first, to know its length, then copied into a record allocated
+// at its exact size.
+var headBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
 func appendItem(b []byte, it *aggregator.Item) ([]byte, error) {
-	head, err := appendItemHead(nil, it)
+	scratch := headBuffers.Get().(*[]byte)
+	defer headBuffers.Put(scratch)
+	head, err := appendItemHead((*scratch)[:0], it)
 	if err != nil {
 		return nil, err
 	}
+	*scratch = head
+	b = slices.Grow(b, 1+stringSize(len(head))+stringSize(len(it.Summary))+stringSize(len(it.Content)))
 	b = append(b, codecBinary)
-	b = appendString(b, string(head))
+	b = appendBytes(b, head)
 	b = appendString(b, it.Summary)
 	return appendString(b, it.Content), nil
+}
+
+// stringSize is how many bytes appendString writes for a string of n.
+func stringSize(n int) int { return uvarintSize(uint64(n)) + n }
+
+func uvarintSize(x uint64) int { return max(1, (bits.Len64(x)+6)/7) }
+
+// stringsSize is how many bytes appendStrings writes for l.
+func stringsSize(l []string) int {
+	n := uvarintSize(uint64(len(l)))
+	for _, s := range l {
+		n += stringSize(len(s))
+	}
+	return n
 }
 
 func appendItemHead(b []byte, it *aggregator.Item) ([]byte, error) {
@@ -60,17 +86,28 @@ func appendItemHead(b []byte, it *aggregator.Item) ([]byte, error) {
 	if t := it.Tokens; t == nil {
 		b = append(b, 0)
 	} else {
-		var sub []byte
-		for _, l := range [...][]string{t.Title, t.TitleNamed, t.Lede, t.LedeNamed} {
-			sub = appendStrings(sub, l)
+		// The token lists are a sub-record, written in place after its
+		// length.
+		lists := [...][]string{t.Title, t.TitleNamed, t.Lede, t.LedeNamed}
+		size := 0
+		for _, l := range lists {
+			size += stringsSize(l)
 		}
 		b = append(b, 1)
-		b = appendString(b, string(sub))
+		b = binary.AppendUvarint(b, uint64(size))
+		for _, l := range lists {
+			b = appendStrings(b, l)
+		}
 	}
 	return b, nil
 }
 
 func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+func appendBytes(b, s []byte) []byte {
 	b = binary.AppendUvarint(b, uint64(len(s)))
 	return append(b, s...)
 }
