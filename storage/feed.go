@@ -279,14 +279,28 @@ func getCount(tx *bolt.Tx, source string) int {
 }
 
 // normalizeTopics returns topics sorted and without duplicates, so stored
-// lists compare and diff simply.
+// lists compare and diff simply. A list that already is (as the matcher
+// makes them) is returned as it is, not copied: no caller modifies one.
 func normalizeTopics(topics []string) []string {
 	if len(topics) == 0 {
 		return nil
 	}
+	if isSortedSet(topics) {
+		return topics
+	}
 	out := slices.Clone(topics)
 	slices.Sort(out)
 	return slices.Compact(out)
+}
+
+// isSortedSet reports whether l is sorted without duplicates.
+func isSortedSet(l []string) bool {
+	for i := 1; i < len(l); i++ {
+		if l[i-1] >= l[i] {
+			return false
+		}
+	}
+	return true
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -102,9 +102,19 @@ func (r *storyRecord) derived() (published, updated time.Time, topics []string) 
 		if m.Updated.After(updated) {
 			updated = m.Updated
 		}
+	}
+	if len(r.Members) == 1 {
+		// Most stories have one member, whose list is stored normalised.
+		return published, updated, normalizeTopics(r.Members[0].Topics)
+	}
+	for _, m := range r.Members {
 		topics = append(topics, m.Topics...)
 	}
-	return published, updated, normalizeTopics(topics)
+	if len(topics) == 0 {
+		return published, updated, nil
+	}
+	slices.Sort(topics)
+	return published, updated, slices.Compact(topics)
 }
 
 func (r *storyRecord) clone() *storyRecord {

@@ -653,3 +653,56 @@ func TestMigrateV1(t *testing.T) {
 		t.Errorf("late copy story %q by %q, want xinhua's by link", got.StoryID, got.MergedBy)
 	}
 }
+
+func TestNormalizeTopics(t *testing.T) {
+	tests := []struct {
+		in, want []string
+	}{
+		{nil, nil},
+		{[]string{}, nil},
+		{[]string{"a", "b", "c"}, []string{"a", "b", "c"}},
+		{[]string{"c", "a", "b", "a"}, []string{"a", "b", "c"}},
+		{[]string{"a", "a"}, []string{"a"}},
+	}
+	for _, tt := range tests {
+		in := slices.Clone(tt.in)
+		if got := normalizeTopics(in); !slices.Equal(got, tt.want) || (got == nil) != (tt.want == nil) {
+			t.Errorf("normalizeTopics(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+		if !slices.Equal(in, tt.in) {
+			t.Errorf("normalizeTopics(%q) modified its input to %q", tt.in, in)
+		}
+	}
+}
+
+// TestStoryDerivedTopics: a story's topics are the sorted union of its
+// members', whether it has one member or several.
+func TestStoryDerivedTopics(t *testing.T) {
+	member := func(topics ...string) storyMember { return storyMember{Source: "s", ID: "i", Topics: topics} }
+	tests := []struct {
+		name    string
+		members []storyMember
+		want    []string
+	}{
+		{"no member", nil, nil},
+		{"one member", []storyMember{member("b", "c")}, []string{"b", "c"}},
+		{"one member of an unsorted list", []storyMember{member("c", "b", "c")}, []string{"b", "c"}},
+		{"members without topics", []storyMember{member(), member()}, nil},
+		{"the union of several", []storyMember{member("b", "d"), member("a", "b"), member()}, []string{"a", "b", "d"}},
+	}
+	for _, tt := range tests {
+		r := &storyRecord{Members: tt.members}
+		before := slices.Clone(tt.members)
+		for i := range before {
+			before[i].Topics = slices.Clone(before[i].Topics)
+		}
+		if _, _, got := r.derived(); !slices.Equal(got, tt.want) || (got == nil) != (tt.want == nil) {
+			t.Errorf("%s: topics %q, want %q", tt.name, got, tt.want)
+		}
+		for i := range before {
+			if !slices.Equal(before[i].Topics, r.Members[i].Topics) {
+				t.Errorf("%s: derived modified member %d's topics to %q", tt.name, i, r.Members[i].Topics)
+			}
+		}
+	}
+}
