@@ -25,7 +25,7 @@ import (
 // sub-record of their own, copied apart, so that a comparison document
 // kept in a cache does not keep the rest of the record alive.
 
-var errTruncated = errors.New("truncated item record")
+var errTruncated = errors.New("truncated record")
 
 // headBuffers are scratch buffers for encoding heads: the head is
 // written first, to know its length, then copied into a record allocated
@@ -144,11 +144,8 @@ func readItem(payload []byte, body bool) (aggregator.Item, error) {
 	}
 	r := fieldReader{s: string(payload[n+int(head):])}
 	it.Summary, it.Content = r.str(), r.str()
-	if r.err == nil && r.s != "" {
-		r.err = errors.New("trailing bytes in item record")
-	}
-	if r.err != nil {
-		return aggregator.Item{}, r.err
+	if err := r.end("item record"); err != nil {
+		return aggregator.Item{}, err
 	}
 	return it, nil
 }
@@ -180,20 +177,14 @@ func readItemHead(head string) (aggregator.Item, error) {
 	case 1:
 		sub := fieldReader{s: strings.Clone(r.str())}
 		it.Tokens = &aggregator.StoryTokens{Title: sub.strs(), TitleNamed: sub.strs(), Lede: sub.strs(), LedeNamed: sub.strs()}
-		if sub.err == nil && sub.s != "" {
-			sub.err = errors.New("trailing bytes in story tokens")
-		}
-		if sub.err != nil {
-			return aggregator.Item{}, sub.err
+		if err := sub.end("story tokens"); err != nil {
+			return aggregator.Item{}, err
 		}
 	default:
 		r.fail(errors.New("bad story tokens flag"))
 	}
-	if r.err == nil && r.s != "" {
-		r.err = errors.New("trailing bytes in item head")
-	}
-	if r.err != nil {
-		return aggregator.Item{}, r.err
+	if err := r.end("item head"); err != nil {
+		return aggregator.Item{}, err
 	}
 	return it, nil
 }
@@ -203,6 +194,15 @@ func readItemHead(head string) (aggregator.Item, error) {
 type fieldReader struct {
 	s   string
 	err error
+}
+
+// end returns the first error of the reads, or an error if bytes are
+// left after the last field of what (say, "item head").
+func (r *fieldReader) end(what string) error {
+	if r.err == nil && r.s != "" {
+		r.err = fmt.Errorf("trailing bytes in %s", what)
+	}
+	return r.err
 }
 
 func (r *fieldReader) fail(err error) {

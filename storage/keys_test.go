@@ -2,8 +2,8 @@ package storage
 
 import (
 	"bytes"
+	"fmt"
 	"reflect"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -49,32 +49,13 @@ func TestCodec(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tests := []struct {
-		name string
-		in   []byte
-		want string // error substring; "" means success
-	}{
-		{"valid", b, ""},
-		{"valid version 1 (JSON)", v1, ""},
-		{"empty", nil, "empty record"},
-		{"unknown version", append([]byte{9}, b[1:]...), "unknown codec version 9"},
-		{"corrupt", b[:len(b)-3], "decode record"},
-		{"corrupt version 1", v1[:len(v1)-3], "decode record"},
-		{"trailing bytes", append(slices.Clone(b), 0), "trailing bytes"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := decodeItem(tt.in)
-			switch {
-			case tt.want == "" && err != nil:
-				t.Fatalf("decodeItem: %v", err)
-			case tt.want == "" && got.Title != "T":
-				t.Errorf("decoded %+v", got)
-			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
-				t.Errorf("error = %v, want %q", err, tt.want)
-			}
-		})
-	}
+	checkDecoding(t, malformedRecords(b, v1), func(in []byte) error {
+		got, err := decodeItem(in)
+		if err == nil && got.Title != "T" {
+			return fmt.Errorf("decoded %+v", got)
+		}
+		return err
+	})
 }
 
 // TestItemCodecRoundTrip encodes items with every field set (and with

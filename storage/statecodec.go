@@ -81,11 +81,8 @@ func readState(source, payload string) (aggregator.SourceState, error) {
 	default:
 		r.fail(errors.New("state record: Disabled is neither 0 nor 1"))
 	}
-	if r.err == nil && r.s != "" {
-		r.err = errors.New("trailing bytes in state record")
-	}
-	if r.err != nil {
-		return aggregator.SourceState{}, r.err
+	if err := r.end("state record"); err != nil {
+		return aggregator.SourceState{}, err
 	}
 	return st, nil
 }

@@ -1,9 +1,9 @@
 package storage
 
 import (
+	"fmt"
 	"reflect"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -74,33 +74,14 @@ func TestStateCodecErrors(t *testing.T) {
 	}
 	badFlag := slices.Clone(b)
 	badFlag[len(badFlag)-1] = 7
-	tests := []struct {
-		name string
-		in   []byte
-		want string // error substring; "" means success
-	}{
-		{"valid", b, ""},
-		{"valid version 1 (JSON), as stores written before the binary codec hold", v1, ""},
-		{"empty", nil, "empty record"},
-		{"unknown version", append([]byte{9}, b[1:]...), "unknown codec version 9"},
-		{"truncated", b[:len(b)-3], "truncated"},
-		{"corrupt version 1", v1[:len(v1)-3], "decode record"},
-		{"trailing bytes", append(slices.Clone(b), 0), "trailing bytes"},
-		{"Disabled neither 0 nor 1", badFlag, "Disabled"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := decodeState("src", tt.in)
-			switch {
-			case tt.want == "" && err != nil:
-				t.Fatalf("decodeState: %v", err)
-			case tt.want == "" && !sameState(got, st):
-				t.Errorf("decoded %+v, want %+v", got, st)
-			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
-				t.Errorf("error = %v, want %q", err, tt.want)
-			}
-		})
-	}
+	cases := append(malformedRecords(b, v1), recordCase{"Disabled neither 0 nor 1", badFlag, "Disabled"})
+	checkDecoding(t, cases, func(in []byte) error {
+		got, err := decodeState("src", in)
+		if err == nil && !sameState(got, st) {
+			return fmt.Errorf("decoded %+v, want %+v", got, st)
+		}
+		return err
+	})
 }
 
 // BenchmarkDecodeState decodes a polled source's state in each codec: the

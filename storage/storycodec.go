@@ -2,7 +2,6 @@ package storage
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"time"
 )
@@ -79,11 +78,8 @@ func readStoryRecord(payload string) (*storyRecord, error) {
 		m.Topics = r.strs()
 	}
 	st.Absorbed = r.strs()
-	if r.err == nil && r.s != "" {
-		r.err = errors.New("trailing bytes in story record")
-	}
-	if r.err != nil {
-		return nil, r.err
+	if err := r.end("story record"); err != nil {
+		return nil, err
 	}
 	return &st, nil
 }

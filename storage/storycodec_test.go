@@ -1,9 +1,9 @@
 package storage
 
 import (
+	"fmt"
 	"reflect"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 )
@@ -80,33 +80,14 @@ func TestStoryCodecErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tests := []struct {
-		name string
-		in   []byte
-		want string // error substring; "" means success
-	}{
-		{"valid", b, ""},
-		{"valid version 1 (JSON), as stores written before the binary codec hold", v1, ""},
-		{"empty", nil, "empty record"},
-		{"unknown version", append([]byte{9}, b[1:]...), "unknown codec version 9"},
-		{"truncated", b[:len(b)-3], "truncated"},
-		{"more members than bytes", []byte{codecBinary, 0xff, 0xff, 0x03, 0}, "truncated"},
-		{"corrupt version 1", v1[:len(v1)-3], "decode record"},
-		{"trailing bytes", append(slices.Clone(b), 0), "trailing bytes"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := decodeStory(tt.in)
-			switch {
-			case tt.want == "" && err != nil:
-				t.Fatalf("decodeStory: %v", err)
-			case tt.want == "" && !sameStory(got, want):
-				t.Errorf("decoded %+v, want %+v", got, want)
-			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
-				t.Errorf("error = %v, want %q", err, tt.want)
-			}
-		})
-	}
+	cases := append(malformedRecords(b, v1), recordCase{"more members than bytes", []byte{codecBinary, 0xff, 0xff, 0x03, 0}, "truncated"})
+	checkDecoding(t, cases, func(in []byte) error {
+		got, err := decodeStory(in)
+		if err == nil && !sameStory(got, want) {
+			return fmt.Errorf("decoded %+v, want %+v", got, want)
+		}
+		return err
+	})
 }
 
 // BenchmarkDecodeStory decodes a three-member story in each codec: the
