@@ -203,7 +203,7 @@ func (p *Poller) PollAll(ctx context.Context, sources []Source, report func(Poll
 		var wg sync.WaitGroup
 		for _, src := range sources {
 			if err := p.enter(ctx); err != nil {
-				wg.Go(func() { results <- PollResult{Source: src.Name, Err: err} })
+				results <- PollResult{Source: src.Name, Err: err}
 				continue
 			}
 			wg.Go(func() {

@@ -2,6 +2,7 @@ package aggregator_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -393,6 +394,33 @@ func TestPollAllBoundsRunningPolls(t *testing.T) {
 	<-done
 	if len(reported) != n {
 		t.Errorf("%d sources reported, want %d", len(reported), n)
+	}
+	for name, k := range reported {
+		if k != 1 {
+			t.Errorf("%s reported %d times", name, k)
+		}
+	}
+}
+
+// TestPollAllCanceled: with its context cancelled, PollAll still reports
+// every source once, each with the cancellation as its error.
+func TestPollAllCanceled(t *testing.T) {
+	p := newTestPoller(t, openStore(t), nil, func(o *aggregator.PollerOptions) { o.Concurrency = 1 })
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	var sources []aggregator.Source
+	for i := range 3 * aggregator.RunningPerSlot {
+		sources = append(sources, aggregator.Source{Name: fmt.Sprintf("s%d", i), URL: "http://127.0.0.1:1/feed"})
+	}
+	reported := map[string]int{}
+	p.PollAll(ctx, sources, func(res aggregator.PollResult) {
+		if !errors.Is(res.Err, context.Canceled) {
+			t.Errorf("%s: error %v, want context.Canceled", res.Source, res.Err)
+		}
+		reported[res.Source]++
+	})
+	if len(reported) != len(sources) {
+		t.Errorf("%d sources reported, want %d", len(reported), len(sources))
 	}
 	for name, k := range reported {
 		if k != 1 {
