@@ -28,8 +28,9 @@ func (db *DB) SourceState(ctx context.Context, source string) (aggregator.Source
 
 // SaveState stores a source's state alone. ItemCount is ignored: storage
 // keeps the count. Like SaveFeed it shares its commit with concurrent
-// saves: a round of polls that all answer 304 syncs a few times, not once
-// per source.
+// saves, and a commit of state saves alone waits up to stateLinger for
+// more: a round of polls that all answer 304 syncs a few dozen times, not
+// once per source. It returns once its commit is synced.
 func (db *DB) SaveState(ctx context.Context, state aggregator.SourceState) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("storage: save state %q: %w", state.Source, err)
