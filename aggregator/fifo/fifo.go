@@ -65,5 +65,33 @@ func (c *Cache[K, V]) Put(k K, v V) {
 	c.hand = (c.hand + 1) % c.size
 }
 
+// Delete forgets k. The last slot takes its place, so the order in which
+// the hand comes to the other keys may change.
+func (c *Cache[K, V]) Delete(k K) {
+	i, ok := c.index[k]
+	if !ok {
+		return
+	}
+	delete(c.index, k)
+	last := len(c.slots) - 1
+	if i != last {
+		c.slots[i] = c.slots[last]
+		c.index[c.slots[i].key] = i
+	}
+	c.slots[last] = slot[K, V]{}
+	c.slots = c.slots[:last]
+	if c.hand >= len(c.slots) {
+		c.hand = 0
+	}
+}
+
+// Clear forgets every key.
+func (c *Cache[K, V]) Clear() {
+	clear(c.index)
+	clear(c.slots)
+	c.slots = c.slots[:0]
+	c.hand = 0
+}
+
 // Len is how many keys the cache holds.
 func (c *Cache[K, V]) Len() int { return len(c.index) }
