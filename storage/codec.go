@@ -2,7 +2,6 @@ package storage
 
 import (
 	"bytes"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -106,20 +105,6 @@ func decodeItem(b []byte) (aggregator.Item, error) { return decodeItemPart(b, tr
 // are decoded whole). It is for code that needs the item's ids, dates,
 // keys and tokens only.
 func decodeItemHead(b []byte) (aggregator.Item, error) { return decodeItemPart(b, false) }
-
-// itemHeadBytes returns the prefix of a record that decodeItemHead reads:
-// two records with the same prefix decode to the same head. It is nil for
-// records of the JSON codec and for malformed ones.
-func itemHeadBytes(b []byte) []byte {
-	if len(b) == 0 || b[0] != codecBinary {
-		return nil
-	}
-	head, n := binary.Uvarint(b[1:])
-	if n <= 0 || head > uint64(len(b)-1-n) {
-		return nil
-	}
-	return b[:1+n+int(head)]
-}
 
 func decodeItemPart(b []byte, body bool) (aggregator.Item, error) {
 	if len(b) == 0 {

@@ -93,7 +93,7 @@ func saveFeed(ctx context.Context, tx *bolt.Tx, recent *recentTx, update *aggreg
 			return fmt.Errorf("item %q: %w", incoming.ID, err)
 		}
 		if len(incoming.MergeStories) > 0 {
-			if err := absorbStories(tx, incoming.StoryID, incoming.MergeStories, changed); err != nil {
+			if err := absorbStories(tx, recent, incoming.StoryID, incoming.MergeStories, changed); err != nil {
 				return fmt.Errorf("item %q: %w", incoming.ID, err)
 			}
 		}
@@ -185,6 +185,7 @@ func putItem(tx *bolt.Tx, recent *recentTx, key []byte, stored, it *aggregator.I
 	if err != nil {
 		return err
 	}
+	recent.forgetHead(key)
 	if err := tx.Bucket(bucketItems).Put(key, b); err != nil {
 		return err
 	}
@@ -251,6 +252,7 @@ func deleteItem(tx *bolt.Tx, recent *recentTx, key []byte, changed topicChanges)
 			return false, err
 		}
 	}
+	recent.forgetHead(key)
 	if err := items.Delete(key); err != nil {
 		return false, err
 	}

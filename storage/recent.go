@@ -1,7 +1,6 @@
 package storage
 
 import (
-	"bytes"
 	"cmp"
 	"encoding/binary"
 	"fmt"
@@ -59,7 +58,7 @@ type recentIndex struct {
 	queries uint64
 	hits    []*recentItem
 	// heads caches decoded candidate heads (see cachedHead).
-	heads *fifo.Cache[string, cachedHead]
+	heads *fifo.Cache[string, aggregator.Item]
 }
 
 // headCacheSize bounds the cached candidate heads: the same recent items
@@ -67,31 +66,32 @@ type recentIndex struct {
 // all) was a tenth of a cold poll's write transaction.
 const headCacheSize = 1024
 
-// cachedHead is a decoded item head and the record prefix it came from.
-type cachedHead struct {
-	raw  []byte
-	item aggregator.Item
+// cachedHead returns the decoded head of the item stored under key if
+// the cache holds it, without reading the record: every write of an item
+// forgets its head (forgetHead), a transaction that rolls back forgets
+// them all (settle), and so does a topic sync, which rewrites items
+// outside the index.
+func (rt *recentTx) cachedHead(key []byte) (aggregator.Item, bool) {
+	return rt.ix.heads.Get(string(key))
 }
 
-// cachedHead returns the decoded head of the record v stored under key if
-// the cache holds it: the cached prefix must equal v's, so an item
-// rewritten since (or by a transaction that rolled back) is decoded
-// afresh, and the cache needs no invalidation.
-func (rt *recentTx) cachedHead(key, v []byte) (aggregator.Item, bool) {
-	c, ok := rt.ix.heads.Get(string(key))
-	if !ok || !bytes.Equal(itemHeadBytes(v), c.raw) {
-		return aggregator.Item{}, false
-	}
-	return c.item, true
+// cacheHead keeps it, the decoded head of the item stored under key.
+func (rt *recentTx) cacheHead(key []byte, it aggregator.Item) {
+	rt.ix.heads.Put(string(key), it)
 }
 
-// cacheHead keeps it, decoded from the record v stored under key.
-func (rt *recentTx) cacheHead(key, v []byte, it aggregator.Item) {
-	raw := itemHeadBytes(v)
-	if raw == nil {
-		return
-	}
-	rt.ix.heads.Put(string(key), cachedHead{raw: bytes.Clone(raw), item: it})
+// forgetHead drops the cached head of the item under key, which the
+// transaction is about to rewrite or delete.
+func (rt *recentTx) forgetHead(key []byte) {
+	rt.ix.heads.Delete(string(key))
+}
+
+// forgetHeads drops every cached head, for a change made to items
+// outside a recentTx.
+func (ix *recentIndex) forgetHeads() {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	ix.heads.Clear()
 }
 
 // recentItem is one indexed item, shared by its title and band entries.
@@ -105,7 +105,7 @@ type recentItem struct {
 }
 
 func newRecentIndex(now func() time.Time) *recentIndex {
-	return &recentIndex{now: now, heads: fifo.New[string, cachedHead](headCacheSize)}
+	return &recentIndex{now: now, heads: fifo.New[string, aggregator.Item](headCacheSize)}
 }
 
 // timeKeyNum is timeKey as a number, which orders the same way.
@@ -149,6 +149,8 @@ func (rt *recentTx) settle(err error) {
 	ix := rt.ix
 	defer ix.mu.Unlock()
 	if err != nil {
+		// The heads cached in the transaction may be of writes it lost.
+		ix.heads.Clear()
 		if rt.reset {
 			ix.unload()
 			return

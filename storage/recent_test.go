@@ -284,50 +284,143 @@ func TestMigrateV2(t *testing.T) {
 	}
 }
 
-// TestCachedHeadFollowsTheRecord: a cached candidate head is served only
-// while the stored record still starts with the bytes it was decoded
-// from; a rewritten item (a new story id, as absorbing gives it) is
-// decoded afresh.
-func TestCachedHeadFollowsTheRecord(t *testing.T) {
-	db := openTestDB(t)
-	it := seedItems()[0]
-	it.StoryID = it.ID
-	it.Tokens = &aggregator.StoryTokens{Title: []string{"xi", "forum"}}
-	key := itemKey(it.Source, it.ID)
-	err := db.update(func(tx *bolt.Tx, rt *recentTx) error {
-		v, err := encodeItem(&it)
-		if err != nil {
+// TestCachedHeadFollowsWrites: a merge candidate's head, once cached, is
+// served without reading its record, so every way an item's stored head
+// changes must drop it: an update, absorbing its story into another, its
+// deletion, a topic sync, and a transaction that rolled back after
+// caching a head of its own writes.
+func TestCachedHeadFollowsWrites(t *testing.T) {
+	ctx := context.Background()
+	tokens := &aggregator.StoryTokens{Title: []string{"forum"}}
+	a, b := mkItem("a", t0, "ha"), mkItem("b", t0.Add(time.Minute), "hb")
+	a.Tokens, b.Tokens = tokens, tokens
+	keyB := itemKey("src", "b")
+
+	// head looks b up as a merge candidate, which caches its head.
+	head := func(t *testing.T, db *DB) (aggregator.Item, error) {
+		t.Helper()
+		var got aggregator.Item
+		err := db.update(func(tx *bolt.Tx, rt *recentTx) error {
+			items, err := (&txLookup{tx: tx, recent: rt}).items([][]byte{keyB})
+			if err == nil {
+				got = items[0]
+			}
 			return err
-		}
-		if _, ok := rt.cachedHead(key, v); ok {
-			t.Error("an empty cache served a head")
-		}
-		rt.cacheHead(key, v, it)
-		got, ok := rt.cachedHead(key, v)
-		if !ok || got.StoryID != it.StoryID {
-			t.Errorf("cachedHead of the same record = %q, %v; want %q", got.StoryID, ok, it.StoryID)
-		}
-		// The HTML is not part of the head: a new summary still hits.
-		body := it
-		body.Summary = "<p>edited</p>"
-		if v2, err := encodeItem(&body); err != nil {
-			return err
-		} else if _, ok := rt.cachedHead(key, v2); !ok {
-			t.Error("a record differing only in its HTML missed the cache")
-		}
-		moved := it
-		moved.StoryID = "another-story"
-		v3, err := encodeItem(&moved)
-		if err != nil {
-			return err
-		}
-		if got, ok := rt.cachedHead(key, v3); ok {
-			t.Errorf("a rewritten record was served the cached head (story %q)", got.StoryID)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
+		})
+		return got, err
+	}
+	tests := []struct {
+		name   string
+		change func(t *testing.T, db *DB)
+		check  func(t *testing.T, got aggregator.Item, err error)
+	}{
+		{
+			name: "updated",
+			change: func(t *testing.T, db *DB) {
+				edited := b
+				edited.Title, edited.Hash = "Edited", "hb2"
+				if _, err := db.SaveFeed(ctx, feed("src", edited)); err != nil {
+					t.Fatal(err)
+				}
+			},
+			check: func(t *testing.T, got aggregator.Item, err error) {
+				if err != nil || got.Title != "Edited" {
+					t.Errorf("after an update: title %q, %v; want Edited", got.Title, err)
+				}
+			},
+		},
+		{
+			name: "absorbed into another story",
+			change: func(t *testing.T, db *DB) {
+				err := db.update(func(tx *bolt.Tx, rt *recentTx) error {
+					return absorbStories(tx, rt, "a", []string{"b"}, topicChanges{})
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+			},
+			check: func(t *testing.T, got aggregator.Item, err error) {
+				if err != nil || got.StoryID != "a" {
+					t.Errorf("after absorbing: story %q, %v; want a", got.StoryID, err)
+				}
+			},
+		},
+		{
+			name: "deleted",
+			change: func(t *testing.T, db *DB) {
+				err := db.update(func(tx *bolt.Tx, rt *recentTx) error {
+					if _, err := deleteItem(tx, rt, keyB, topicChanges{}); err != nil {
+						return err
+					}
+					return addCount(tx, "src", -1)
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+			},
+			check: func(t *testing.T, got aggregator.Item, err error) {
+				if err == nil || !strings.Contains(err.Error(), "missing item") {
+					t.Errorf("after deleting: %+v, %v; want a missing item", got.ID, err)
+				}
+			},
+		},
+		{
+			name: "topics synced",
+			change: func(t *testing.T, db *DB) {
+				all := func(*aggregator.Item) bool { return true }
+				if _, err := db.SyncTopics(ctx, []aggregator.TopicMembership{{Name: "all", Fingerprint: "1", Match: all}}); err != nil {
+					t.Fatal(err)
+				}
+			},
+			check: func(t *testing.T, got aggregator.Item, err error) {
+				if err != nil || !slices.Equal(got.Topics, []string{"all"}) {
+					t.Errorf("after a topic sync: topics %q, %v; want [all]", got.Topics, err)
+				}
+			},
+		},
+		{
+			name: "rolled back",
+			change: func(t *testing.T, db *DB) {
+				err := db.update(func(tx *bolt.Tx, rt *recentTx) error {
+					lost := b
+					lost.StoryID = "lost"
+					v, err := encodeItem(&lost)
+					if err != nil {
+						return err
+					}
+					if err := tx.Bucket(bucketItems).Put(keyB, v); err != nil {
+						return err
+					}
+					rt.cacheHead(keyB, lost)
+					return errors.New("the save fails")
+				})
+				if err == nil {
+					t.Fatal("the failing save committed")
+				}
+			},
+			check: func(t *testing.T, got aggregator.Item, err error) {
+				if err != nil || got.StoryID != "b" {
+					t.Errorf("after a rollback: story %q, %v; want b", got.StoryID, err)
+				}
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db := openTestDB(t)
+			if _, err := db.SaveFeed(ctx, feed("src", a, b)); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := head(t, db); err != nil || got.StoryID != "b" {
+				t.Fatalf("before: story %q, %v", got.StoryID, err)
+			}
+			if _, ok := db.recent.heads.Get(string(keyB)); !ok {
+				t.Fatal("looking b up as a candidate did not cache its head")
+			}
+			tt.change(t, db)
+			got, err := head(t, db)
+			tt.check(t, got, err)
+		})
 	}
 }
 

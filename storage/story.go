@@ -251,7 +251,7 @@ func dropAlias(tx *bolt.Tx, id string) error {
 // into's record and entries cover every member, and an alias from each
 // absorbed id (and from the ids those had absorbed) names into. It costs
 // one read and write per moved member.
-func absorbStories(tx *bolt.Tx, into string, from []string, changed topicChanges) error {
+func absorbStories(tx *bolt.Tx, recent *recentTx, into string, from []string, changed topicChanges) error {
 	dst, err := getStory(tx, into)
 	if err != nil {
 		return err
@@ -291,6 +291,7 @@ func absorbStories(tx *bolt.Tx, into string, from []string, changed topicChanges
 			if err != nil {
 				return fmt.Errorf("item %q of %q: %w", m.ID, m.Source, err)
 			}
+			recent.forgetHead(key)
 			if err := items.Put(key, b); err != nil {
 				return err
 			}
@@ -325,13 +326,13 @@ func (l *txLookup) items(keys [][]byte) ([]aggregator.Item, error) {
 	items := l.tx.Bucket(bucketItems)
 	out := make([]aggregator.Item, 0, len(keys))
 	for _, k := range keys {
+		if it, ok := l.recent.cachedHead(k); ok {
+			out = append(out, it)
+			continue
+		}
 		v := items.Get(k)
 		if v == nil {
 			return nil, fmt.Errorf("story index names missing item %q", k)
-		}
-		if it, ok := l.recent.cachedHead(k, v); ok {
-			out = append(out, it)
-			continue
 		}
 		// A candidate is compared by its stored tokens; only an item
 		// stored before tokens were kept needs its HTML.
@@ -343,7 +344,7 @@ func (l *txLookup) items(keys [][]byte) ([]aggregator.Item, error) {
 			return nil, fmt.Errorf("item %q: %w", k, err)
 		}
 		if it.Tokens != nil {
-			l.recent.cacheHead(k, v, it)
+			l.recent.cacheHead(k, it)
 		}
 		out = append(out, it)
 	}

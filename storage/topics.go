@@ -134,6 +134,9 @@ func (db *DB) SyncTopics(ctx context.Context, topics []aggregator.TopicMembershi
 	}
 	var names []string
 	err = db.bolt.Update(func(tx *bolt.Tx) error {
+		// Rematching rewrites items outside the recent index's
+		// transactions: the merge candidates' cached heads go.
+		db.recent.forgetHeads()
 		var err error
 		names, err = syncTopics(ctx, tx, topics)
 		return err
