@@ -44,3 +44,21 @@ func checkDecoding(t *testing.T, cases []recordCase, decode func([]byte) error) 
 		})
 	}
 }
+
+// benchDecoding runs decode on a record in each codec, as the
+// sub-benchmarks "binary" and "json".
+func benchDecoding(b *testing.B, bin, v1 []byte, decode func([]byte) error) {
+	for _, c := range []struct {
+		name string
+		rec  []byte
+	}{{"binary", bin}, {"json", v1}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := decode(c.rec); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

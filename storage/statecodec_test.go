@@ -103,17 +103,8 @@ func BenchmarkDecodeState(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, c := range []struct {
-		name string
-		rec  []byte
-	}{{"binary", bin}, {"json", v1}} {
-		b.Run(c.name, func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := decodeState("src", c.rec); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
+	benchDecoding(b, bin, v1, func(rec []byte) error {
+		_, err := decodeState("src", rec)
+		return err
+	})
 }

@@ -104,17 +104,8 @@ func BenchmarkDecodeStory(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, c := range []struct {
-		name string
-		rec  []byte
-	}{{"binary", bin}, {"json", v1}} {
-		b.Run(c.name, func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := decodeStory(c.rec); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
+	benchDecoding(b, bin, v1, func(rec []byte) error {
+		_, err := decodeStory(rec)
+		return err
+	})
 }
