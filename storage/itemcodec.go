@@ -42,7 +42,7 @@ func appendItem(b []byte, it *aggregator.Item) ([]byte, error) {
 	*scratch = head
 	b = slices.Grow(b, 1+stringSize(len(head))+stringSize(len(it.Summary))+stringSize(len(it.Content)))
 	b = append(b, codecBinary)
-	b = appendBytes(b, head)
+	b = appendString(b, head)
 	b = appendString(b, it.Summary)
 	return appendString(b, it.Content), nil
 }
@@ -102,12 +102,7 @@ func appendItemHead(b []byte, it *aggregator.Item) ([]byte, error) {
 	return b, nil
 }
 
-func appendString(b []byte, s string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
-}
-
-func appendBytes(b, s []byte) []byte {
+func appendString[S string | []byte](b []byte, s S) []byte {
 	b = binary.AppendUvarint(b, uint64(len(s)))
 	return append(b, s...)
 }
