@@ -141,3 +141,15 @@ func BenchmarkParse(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkHTMLText reads the text of a 2 KB news summary, which every
+// item's topic matching and story tokens do.
+func BenchmarkHTMLText(b *testing.B) {
+	s := loadItem(b, "news_en.html")
+	b.SetBytes(int64(len(s)))
+	b.ReportAllocs()
+	var dst []byte
+	for b.Loop() {
+		dst = appendHTMLText(dst[:0], s)
+	}
+}

@@ -1,12 +1,9 @@
 package query
 
 import (
-	"bytes"
 	"html"
 	"slices"
 	"strings"
-
-	nethtml "golang.org/x/net/html"
 )
 
 // Fields are the searchable parts of an item, as they come from the feed.
@@ -284,124 +281,4 @@ func (d *Document) prefixFields(p string) uint8 {
 		fields |= e.fields
 	}
 	return fields
-}
-
-// isSkipped reports whether the content of an element is not text a
-// reader sees.
-func isSkipped(name []byte) bool {
-	switch string(name) {
-	case "script", "style", "template", "noscript", "iframe", "noembed",
-		"noframes", "object",
-		"rt", "rp": // ruby annotations: readings, not words
-		return true
-	}
-	return false
-}
-
-// isInline reports whether an element does not separate words: "<b>H</b>ello"
-// is one word.
-func isInline(name []byte) bool {
-	switch string(name) {
-	case "a", "abbr", "b", "bdi", "bdo", "cite", "code", "data", "del", "dfn",
-		"em", "font", "i", "ins", "kbd", "mark", "q", "ruby", "s", "samp",
-		"small", "span", "strike", "strong", "sub", "sup", "time", "tt", "u",
-		"var", "wbr":
-		return true
-	}
-	return false
-}
-
-// appendHTMLText appends the text content of an HTML fragment to dst, with
-// entities decoded, the content of script, style and similar elements
-// dropped, and a space where a block element separates words.
-func appendHTMLText(dst []byte, s string) []byte {
-	dst, _ = appendHTMLTextPrefix(dst, s, 0)
-	return dst
-}
-
-// appendHTMLTextPrefix is appendHTMLText that stops reading once it has
-// appended at least limit bytes (none if limit is 0) and can end what it
-// appended just after an ASCII space: the text it returns then ends at a
-// word boundary and is a prefix of the whole text. complete reports
-// whether the whole fragment was read.
-func appendHTMLTextPrefix(dst []byte, s string, limit int) (_ []byte, complete bool) {
-	start := len(dst)
-	// cut ends dst after the first ASCII space at or after the limit that
-	// lies past from, if there is one.
-	cut := func(from int) ([]byte, bool) {
-		if limit <= 0 || len(dst)-start < limit {
-			return dst, false
-		}
-		for i := max(from, start+limit-1); i < len(dst); i++ {
-			switch dst[i] {
-			case ' ', '\t', '\n', '\r', '\f':
-				return dst[:i+1], true
-			}
-		}
-		return dst, false
-	}
-	z := nethtml.NewTokenizer(strings.NewReader(s))
-	var nameBuf [16]byte
-	var skip []byte // name of the element whose content is being skipped
-	depth := 0      // nesting of skip within itself
-	for {
-		tt := z.Next()
-		switch tt {
-		case nethtml.ErrorToken:
-			return dst, true
-		case nethtml.TextToken:
-			if skip == nil {
-				from := len(dst)
-				dst = append(dst, z.Text()...)
-				if out, stop := cut(from); stop {
-					return out, false
-				}
-			}
-			continue
-		case nethtml.StartTagToken, nethtml.EndTagToken, nethtml.SelfClosingTagToken:
-		default:
-			continue
-		}
-		// The name from Raw, lower-cased into nameBuf: TagName allocates.
-		name := tagName(nameBuf[:0], z.Raw())
-		switch {
-		case skip != nil:
-			if bytes.Equal(name, skip) {
-				switch tt {
-				case nethtml.StartTagToken:
-					depth++
-				case nethtml.EndTagToken:
-					if depth--; depth == 0 {
-						skip = nil
-					}
-				}
-			}
-		case tt == nethtml.StartTagToken && isSkipped(name):
-			skip = append([]byte(nil), name...)
-			depth = 1
-		case !isInline(name):
-			dst = append(dst, ' ')
-			if out, stop := cut(len(dst) - 1); stop {
-				return out, false
-			}
-		}
-	}
-}
-
-// tagName appends the lower-cased name of the tag whose source is raw
-// ("<P class=x>", "</p>") to dst. Names longer than dst's capacity are
-// cut short; no element this package cares about has one.
-func tagName(dst, raw []byte) []byte {
-	i := 1
-	if i < len(raw) && raw[i] == '/' {
-		i++
-	}
-	for ; i < len(raw) && len(dst) < cap(dst); i++ {
-		c := raw[i]
-		if c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '/' || c == '>' {
-			break
-		}
-		dst = append(dst, lowerASCII(c))
-	}
-	return dst
 }
