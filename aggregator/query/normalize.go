@@ -242,13 +242,28 @@ func nextWord(p []byte, i int) (start, end int, class uint8) {
 	start = len(p)
 	cur := classNone
 	for i < len(p) {
-		var r rune
-		n := 1
 		if c := p[i]; c < utf8.RuneSelf {
-			r = rune(c)
-		} else {
-			r, n = utf8.DecodeRune(p[i:])
+			// ASCII, most of most text, is classed by table, a run of
+			// letters and digits at a time: its class does not depend on
+			// the rune before it.
+			if !asciiWord[c] {
+				if cur != classNone {
+					return start, i, cur
+				}
+				i++
+				continue
+			}
+			if cur != classSpaced {
+				if cur != classNone {
+					return start, i, cur
+				}
+				start, cur = i, classSpaced
+			}
+			for i++; i < len(p) && asciiWord[p[i]]; i++ {
+			}
+			continue
 		}
+		r, n := utf8.DecodeRune(p[i:])
 		c := runeClass(r, cur)
 		if c != cur {
 			if cur != classNone {
@@ -264,3 +279,12 @@ func nextWord(p []byte, i int) (start, end int, class uint8) {
 	}
 	return start, len(p), cur
 }
+
+// asciiWord holds the ASCII bytes that are part of words: letters and
+// digits. Bytes from 0x80 up are false (they start multi-byte runes).
+var asciiWord = func() (t [256]bool) {
+	for c := range utf8.RuneSelf {
+		t[c] = runeClass(rune(c), classNone) == classSpaced
+	}
+	return t
+}()
