@@ -51,3 +51,41 @@ func BenchmarkSaveFeed(b *testing.B) {
 		run(b, func(r int) aggregator.FeedUpdate { return mkFeed("", "h") })
 	})
 }
+
+// BenchmarkTopicStories reads the 50 newest stories of a topic, what
+// rendering its feed does after every change: the topic holds 20,000
+// stories over 30 days (a broad topic of a large installation), a
+// "narrow" one 1 of every 100 of them.
+func BenchmarkTopicStories(b *testing.B) {
+	ctx := context.Background()
+	db := openTestDB(b)
+	db.bolt.NoSync = true
+	const stories, perFeed = 20000, 500
+	span := 30 * 24 * time.Hour
+	for f := range stories / perFeed {
+		items := make([]aggregator.Item, perFeed)
+		for i := range items {
+			n := f*perFeed + i
+			// Spread over the span, arriving in no order of time.
+			at := t0.Add(-time.Duration((n*7919)%stories) * span / stories)
+			topics := []string{"broad"}
+			if n%100 == 0 {
+				topics = append(topics, "narrow")
+			}
+			items[i] = mkItem(fmt.Sprintf("urn:uuid:%08d", n), at, "h", topics...)
+		}
+		if _, err := db.SaveFeed(ctx, feed(fmt.Sprintf("src-%03d", f), items...)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, topic := range []string{"broad", "narrow"} {
+		b.Run(topic, func(b *testing.B) {
+			for b.Loop() {
+				s, err := db.TopicStories(ctx, topic, 50)
+				if err != nil || len(s) != 50 {
+					b.Fatalf("%d stories, %v", len(s), err)
+				}
+			}
+		})
+	}
+}

@@ -58,6 +58,10 @@ type storyRecord struct {
 	// with an alias record naming this story: kept here so that the
 	// aliases follow the story when it is absorbed or deleted in turn.
 	Absorbed []string `json:"absorbed,omitempty"`
+	// Seq numbers the story in the order stories were first stored; it
+	// places the story within its day in the topic indexes (topicKey).
+	// Records stored before schema 4 have none until the migration.
+	Seq uint64 `json:"seq,omitempty"`
 }
 
 type storyMember struct {

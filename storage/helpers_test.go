@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -143,12 +144,21 @@ func checkStoreIndexes(tx *bolt.Tx) error {
 	}
 	gotStories := 0
 	absorbed := map[string]string{} // absorbed story ID → the record listing it
+	seqs := map[string]uint64{}     // story ID → its sequence number
+	numbered := map[uint64]string{} // sequence number → story ID
 	err = tx.Bucket(bucketStories).ForEach(func(k, v []byte) error {
 		gotStories++
 		r, err := decodeStory(v)
 		if err != nil {
 			return err
 		}
+		if r.Seq == 0 {
+			return fmt.Errorf("story %q has no sequence number", k)
+		}
+		if prev, ok := numbered[r.Seq]; ok {
+			return fmt.Errorf("stories %q and %q both numbered %d", prev, k, r.Seq)
+		}
+		numbered[r.Seq], seqs[string(k)] = string(k), r.Seq
 		for _, a := range r.Absorbed {
 			if prev, ok := absorbed[a]; ok {
 				return fmt.Errorf("stories %q and %q both absorbed %q", prev, k, a)
@@ -186,13 +196,16 @@ func checkStoreIndexes(tx *bolt.Tx) error {
 	if !maps.Equal(gotAliases, absorbed) {
 		return fmt.Errorf("aliases %v, story records say %v", gotAliases, absorbed)
 	}
+	wantValue := map[string]string{} // topic index key → its value
 	for id, r := range stories {
 		pub, _, topics := r.derived()
+		key := string(topicKey(pub, seqs[id], id))
+		wantValue[key] = string(timeKeyBytes(pub))
 		for _, t := range topics {
 			if wantTopic[t] == nil {
 				wantTopic[t] = map[string]bool{}
 			}
-			wantTopic[t][string(indexKey(pub, []byte(id)))] = true
+			wantTopic[t][key] = true
 		}
 	}
 	sameKeys := func(name string, b *bolt.Bucket, want map[string]bool) error {
@@ -225,7 +238,20 @@ func checkStoreIndexes(tx *bolt.Tx) error {
 		return err
 	}
 	for name, want := range wantTopic {
-		if err := sameKeys("topic "+name, topics.Bucket([]byte(name)), want); err != nil {
+		tb := topics.Bucket([]byte(name))
+		if err := sameKeys("topic "+name, tb, want); err != nil {
+			return err
+		}
+		if tb == nil {
+			continue
+		}
+		err := tb.ForEach(func(k, v []byte) error {
+			if string(v) != wantValue[string(k)] {
+				return fmt.Errorf("topic %s index: %q holds %x, want %x", name, k, v, wantValue[string(k)])
+			}
+			return nil
+		})
+		if err != nil {
 			return err
 		}
 	}
@@ -403,4 +429,64 @@ func recentEntryKeys(key []byte, it *aggregator.Item) []string {
 		out = append(out, "b"+string(b[:])+string(tk[:])+string(key))
 	}
 	return out
+}
+
+// unnumberStories turns the stories and topic indexes of a current store
+// into those of schema 3: story records end after their absorbed list, and
+// topic indexes are keyed by the time key of the story's Published and its
+// ID, with empty values, and no story has been numbered.
+func unnumberStories(tx *bolt.Tx) error {
+	type story struct {
+		id  []byte
+		rec []byte
+		key []byte
+	}
+	var all []story
+	topicsOf := map[string][]string{}
+	err := tx.Bucket(bucketStories).ForEach(func(k, v []byte) error {
+		r, err := decodeStory(v)
+		if err != nil {
+			return err
+		}
+		r.Seq = 0
+		b, err := encodeStory(r)
+		if err != nil {
+			return err
+		}
+		pub, _, topics := r.derived()
+		all = append(all, story{bytes.Clone(k), b[:len(b)-1], indexKey(pub, k)}) // drop the uvarint 0
+		topicsOf[string(k)] = topics
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	topics := tx.Bucket(bucketTopics)
+	var names [][]byte
+	if err := topics.ForEachBucket(func(k []byte) error { names = append(names, bytes.Clone(k)); return nil }); err != nil {
+		return err
+	}
+	for _, n := range names {
+		if err := topics.DeleteBucket(n); err != nil {
+			return err
+		}
+	}
+	if err := tx.Bucket(bucketStories).SetSequence(0); err != nil {
+		return err
+	}
+	for _, s := range all {
+		if err := tx.Bucket(bucketStories).Put(s.id, s.rec); err != nil {
+			return err
+		}
+		for _, t := range topicsOf[string(s.id)] {
+			tb, err := topics.CreateBucketIfNotExists([]byte(t))
+			if err != nil {
+				return err
+			}
+			if err := tb.Put(s.key, nil); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

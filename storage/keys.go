@@ -34,6 +34,12 @@ func timeKey(t time.Time) [timeKeyLen]byte {
 	return b
 }
 
+// timeKeyBytes is timeKey in a slice of its own.
+func timeKeyBytes(t time.Time) []byte {
+	k := timeKey(t)
+	return k[:]
+}
+
 // parseTimeKey is the inverse of timeKey.
 func parseTimeKey(b []byte) time.Time {
 	return time.Unix(0, int64(binary.BigEndian.Uint64(b)^(1<<63))).UTC()
@@ -56,6 +62,29 @@ func indexKey(published time.Time, ikey []byte) []byte {
 	k := make([]byte, 0, timeKeyLen+len(ikey))
 	k = append(k, tk[:]...)
 	return append(k, ikey...)
+}
+
+// topicDay is the span of Published that a topic index groups stories by.
+const topicDay = 24 * time.Hour
+
+// topicKeyPrefixLen is the length of a topic index key before the story
+// ID: the day, then the story's sequence number.
+const topicKeyPrefixLen = timeKeyLen + 8
+
+// topicKey is the key of a story in a topic index: the UTC day of its
+// Published, its sequence number, then its ID; the value is the time key
+// of its Published. Stories are numbered as they are first stored, so a
+// new story's key comes after every key of its day: the index is written
+// by appending at the end of the few days that new stories fall on, not by
+// inserting at random (which, in a cold poll, dirtied a page of each
+// topic's index per story and made the index most of the writer's work).
+// Readers order the stories of a day by the values.
+func topicKey(published time.Time, seq uint64, id string) []byte {
+	day := timeKey(published.Truncate(topicDay))
+	k := make([]byte, 0, topicKeyPrefixLen+len(id))
+	k = append(k, day[:]...)
+	k = binary.BigEndian.AppendUint64(k, seq)
+	return append(k, id...)
 }
 
 // sourceOfKey returns the source part of an item key.

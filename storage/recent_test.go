@@ -207,8 +207,12 @@ func TestMigrateV2(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// Make it schema 2: the title and band buckets, no stored counts.
+	// Make it schema 2: the title and band buckets, no stored counts,
+	// topic indexes keyed by time.
 	err = db.bolt.Update(func(tx *bolt.Tx) error {
+		if err := unnumberStories(tx); err != nil {
+			return err
+		}
 		for _, name := range [][]byte{bucketStoryTitleV2, bucketStoryBandV2} {
 			b, err := tx.CreateBucket(name)
 			if err != nil {
@@ -251,7 +255,7 @@ func TestMigrateV2(t *testing.T) {
 				return errors.New("bucket " + string(name) + " survived the migration")
 			}
 		}
-		if v := tx.Bucket(bucketMeta).Get(keySchema); string(v) != "\x00\x00\x00\x03" {
+		if v := tx.Bucket(bucketMeta).Get(keySchema); string(v) != "\x00\x00\x00\x04" {
 			t.Errorf("schema after migration %x", v)
 		}
 		return nil

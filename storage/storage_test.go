@@ -232,6 +232,46 @@ func TestTopicStories(t *testing.T) {
 	}
 }
 
+// TestTopicIndexFollowsPublished moves a story's Published within its
+// day (its index entry keeps its key, a new value orders it) and across
+// days (the entry moves), and checks the order of the topic after each.
+func TestTopicIndexFollowsPublished(t *testing.T) {
+	ctx := context.Background()
+	db := openTestDB(t) // its cleanup checks every index entry and value
+	day := t0.Truncate(topicDay)
+	save := func(id string, at time.Time) {
+		t.Helper()
+		if _, err := db.SaveFeed(ctx, feed("src-"+id, mkItem(id, at, "h", "go"))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	save("a", day.Add(10*time.Hour))
+	save("b", day.Add(12*time.Hour))
+	save("c", day.Add(-12*time.Hour)) // the day before
+	for _, step := range []struct {
+		name string
+		id   string
+		at   time.Time
+		want []string
+	}{
+		{"stored", "", time.Time{}, []string{"b", "a", "c"}},
+		{"later within its day", "a", day.Add(14 * time.Hour), []string{"a", "b", "c"}},
+		{"earlier within its day", "a", day.Add(time.Hour), []string{"b", "a", "c"}},
+		{"to the day before", "b", day.Add(-2 * time.Hour), []string{"a", "b", "c"}},
+		{"to the day after", "c", day.Add(30 * time.Hour), []string{"c", "a", "b"}},
+		{"tie with another, greater ID first", "a", day.Add(30 * time.Hour), []string{"c", "a", "b"}},
+	} {
+		if step.id != "" {
+			save(step.id, step.at)
+		}
+		for limit := 1; limit <= 3; limit++ {
+			if got := storyIDs(topicStories(t, db, "go", limit)); !slices.Equal(got, step.want[:limit]) {
+				t.Errorf("%s: TopicStories(%d) = %v, want %v", step.name, limit, got, step.want[:limit])
+			}
+		}
+	}
+}
+
 func TestItemMovesBetweenTopics(t *testing.T) {
 	ctx := context.Background()
 	db := openTestDB(t)
@@ -488,7 +528,7 @@ func TestOpenSchemaVersion(t *testing.T) {
 		t.Errorf("Path() = %q", db.Path())
 	}
 	err = db.bolt.View(func(tx *bolt.Tx) error {
-		if v := tx.Bucket(bucketMeta).Get(keySchema); string(v) != "\x00\x00\x00\x03" {
+		if v := tx.Bucket(bucketMeta).Get(keySchema); string(v) != "\x00\x00\x00\x04" {
 			return fmt.Errorf("schema record = %x", v)
 		}
 		return nil
@@ -497,7 +537,7 @@ func TestOpenSchemaVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Pretend a newer tributary wrote it.
-	err = db.bolt.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(keySchema, []byte{0, 0, 0, 4}) })
+	err = db.bolt.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(keySchema, []byte{0, 0, 0, 5}) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -508,7 +548,7 @@ func TestOpenSchemaVersion(t *testing.T) {
 	if !errors.Is(err, ErrNewerSchema) {
 		t.Fatalf("Open error = %v, want ErrNewerSchema", err)
 	}
-	if !strings.Contains(err.Error(), "schema version 4") || !strings.Contains(err.Error(), path) {
+	if !strings.Contains(err.Error(), "schema version 5") || !strings.Contains(err.Error(), path) {
 		t.Errorf("error %q does not name the version and path", err)
 	}
 	// The refused open must not hold the lock.

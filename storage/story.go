@@ -121,7 +121,7 @@ func (r *storyRecord) clone() *storyRecord {
 	if r == nil {
 		return &storyRecord{}
 	}
-	return &storyRecord{Members: slices.Clone(r.Members), Absorbed: slices.Clone(r.Absorbed)}
+	return &storyRecord{Members: slices.Clone(r.Members), Absorbed: slices.Clone(r.Absorbed), Seq: r.Seq}
 }
 
 // setMember adds or replaces the member for it.
@@ -155,16 +155,17 @@ func (r *storyRecord) removeMember(source, id string) {
 
 // putStory writes next as story id (deleting the story, and the aliases
 // of the stories it absorbed, when next has no members) and moves its
-// topic index entries from what old (nil when new) implied. Every topic
-// the story was or is in is recorded in changed, with the change to its
-// count.
+// topic index entries from what old (nil when new) implied. A story
+// without a sequence number (new, or stored before schema 4) is given the
+// next one. Every topic the story was or is in is recorded in changed,
+// with the change to its count.
 func putStory(tx *bolt.Tx, id string, old, next *storyRecord, changed topicChanges) error {
-	var oldKey []byte
+	var oldKey, oldValue []byte
 	var oldTopics []string
 	if old != nil && len(old.Members) > 0 {
 		var pub time.Time
 		pub, _, oldTopics = old.derived()
-		oldKey = indexKey(pub, []byte(id))
+		oldKey, oldValue = topicKey(pub, old.Seq, id), timeKeyBytes(pub)
 	} else if len(next.Members) > 0 {
 		// A new story whose id was absorbed before (its founder came back
 		// after its tombstone expired): the id is a story again.
@@ -172,7 +173,7 @@ func putStory(tx *bolt.Tx, id string, old, next *storyRecord, changed topicChang
 			return err
 		}
 	}
-	var newKey []byte
+	var newKey, newValue []byte
 	var newTopics []string
 	stories := tx.Bucket(bucketStories)
 	if len(next.Members) == 0 {
@@ -188,9 +189,16 @@ func putStory(tx *bolt.Tx, id string, old, next *storyRecord, changed topicChang
 			}
 		}
 	} else {
+		if next.Seq == 0 {
+			seq, err := stories.NextSequence()
+			if err != nil {
+				return err
+			}
+			next.Seq = seq
+		}
 		var pub time.Time
 		pub, _, newTopics = next.derived()
-		newKey = indexKey(pub, []byte(id))
+		newKey, newValue = topicKey(pub, next.Seq, id), timeKeyBytes(pub)
 		b, err := encodeStory(next)
 		if err != nil {
 			return err
@@ -199,10 +207,18 @@ func putStory(tx *bolt.Tx, id string, old, next *storyRecord, changed topicChang
 			return err
 		}
 	}
+	// A story whose Published moved within its day keeps its key; only
+	// the value, which orders the day, changes.
 	moved := !bytes.Equal(oldKey, newKey)
+	revalued := !bytes.Equal(oldValue, newValue)
 	for _, t := range oldTopics {
 		changed.touch(t)
 		if !moved && slices.Contains(newTopics, t) {
+			if revalued {
+				if err := topicIndexSet(tx, t, newKey, newValue); err != nil {
+					return err
+				}
+			}
 			continue
 		}
 		if err := topicIndexDelete(tx, t, oldKey, changed); err != nil {
@@ -214,7 +230,7 @@ func putStory(tx *bolt.Tx, id string, old, next *storyRecord, changed topicChang
 		if !moved && slices.Contains(oldTopics, t) {
 			continue
 		}
-		if err := topicIndexPut(tx, t, newKey, changed); err != nil {
+		if err := topicIndexPut(tx, t, newKey, newValue, changed); err != nil {
 			return err
 		}
 	}
@@ -421,8 +437,12 @@ func readStory(tx *bolt.Tx, id string) (aggregator.Story, error) {
 	return s, nil
 }
 
-// storySchema is the first schema with stories.
-const storySchema = 2
+// storySchema is the first schema with stories, topicKeySchema the first
+// whose topic indexes are keyed by topicKey.
+const (
+	storySchema    = 2
+	topicKeySchema = 4
+)
 
 func (db *DB) checkSchema() error {
 	if db.schema < storySchema {
@@ -433,8 +453,11 @@ func (db *DB) checkSchema() error {
 
 // TopicStories returns up to limit stories of topic (all when limit <= 0),
 // the story whose earliest member was published last first; ties go to the
-// greater story ID. It walks the topic's index backwards, so the cost is
-// proportional to limit, not to the store. An unknown topic has none.
+// greater story ID. It walks the topic's index backwards a day at a time
+// (see topicKey), ordering each day's stories by their index values and
+// reading the records of those it returns, so the cost is proportional to
+// limit and the stories of a day, not to the store. An unknown topic has
+// none.
 func (db *DB) TopicStories(ctx context.Context, topic string, limit int) ([]aggregator.Story, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("storage: topic stories %q: %w", topic, err)
@@ -448,29 +471,80 @@ func (db *DB) TopicStories(ctx context.Context, topic string, limit int) ([]aggr
 		if tb == nil {
 			return nil
 		}
+		if db.schema < topicKeySchema {
+			var err error
+			out, err = topicStoriesByTime(ctx, tx, tb, limit)
+			return err
+		}
+		type entry struct{ at, id []byte }
+		var day []entry
 		c := tb.Cursor()
-		for k, _ := c.Last(); k != nil && (limit <= 0 || len(out) < limit); k, _ = c.Prev() {
-			if len(out)%256 == 255 {
-				if err := ctx.Err(); err != nil {
+		k, v := c.Last()
+		for k != nil && (limit <= 0 || len(out) < limit) {
+			// Gather one day's entries, then order them.
+			day = day[:0]
+			prefix := k[:min(len(k), timeKeyLen)]
+			for ; k != nil && bytes.HasPrefix(k, prefix); k, v = c.Prev() {
+				if len(k) <= topicKeyPrefixLen || len(v) != timeKeyLen {
+					return fmt.Errorf("malformed index entry %x: %x", k, v)
+				}
+				day = append(day, entry{v, k[topicKeyPrefixLen:]})
+			}
+			slices.SortFunc(day, func(a, b entry) int {
+				if c := bytes.Compare(b.at, a.at); c != 0 {
+					return c
+				}
+				return bytes.Compare(b.id, a.id)
+			})
+			for _, e := range day {
+				if limit > 0 && len(out) == limit {
+					break
+				}
+				if len(out)%256 == 255 {
+					if err := ctx.Err(); err != nil {
+						return err
+					}
+				}
+				s, err := readStory(tx, string(e.id))
+				if errors.Is(err, aggregator.ErrNotFound) {
+					return fmt.Errorf("topic index names missing story %q", e.id)
+				}
+				if err != nil {
 					return err
 				}
+				out = append(out, s)
 			}
-			if len(k) <= timeKeyLen {
-				return fmt.Errorf("malformed index key %x", k)
-			}
-			s, err := readStory(tx, string(k[timeKeyLen:]))
-			if errors.Is(err, aggregator.ErrNotFound) {
-				return fmt.Errorf("topic index names missing story %q", k[timeKeyLen:])
-			}
-			if err != nil {
-				return err
-			}
-			out = append(out, s)
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("storage: topic stories %q: %w", topic, err)
+	}
+	return out, nil
+}
+
+// topicStoriesByTime is TopicStories on an index of schema 2 or 3, keyed by
+// time and story ID, in a database opened read-only before its migration.
+func topicStoriesByTime(ctx context.Context, tx *bolt.Tx, tb *bolt.Bucket, limit int) ([]aggregator.Story, error) {
+	out := []aggregator.Story{}
+	c := tb.Cursor()
+	for k, _ := c.Last(); k != nil && (limit <= 0 || len(out) < limit); k, _ = c.Prev() {
+		if len(out)%256 == 255 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		if len(k) <= timeKeyLen {
+			return nil, fmt.Errorf("malformed index key %x", k)
+		}
+		s, err := readStory(tx, string(k[timeKeyLen:]))
+		if errors.Is(err, aggregator.ErrNotFound) {
+			return nil, fmt.Errorf("topic index names missing story %q", k[timeKeyLen:])
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
 	}
 	return out, nil
 }
@@ -568,6 +642,82 @@ func migrateV1(tx *bolt.Tx) (int, error) {
 		return 0, err
 	}
 	return len(rewrites), nil
+}
+
+// migrateV3 turns a schema 3 database into schema 4: every story is
+// numbered, in the order of its Published, and the topic indexes are
+// rebuilt keyed by topicKey, and their counts taken again.
+func migrateV3(tx *bolt.Tx) error {
+	type story struct {
+		id  []byte
+		pub time.Time
+	}
+	var all []story
+	err := tx.Bucket(bucketStories).ForEach(func(k, v []byte) error {
+		r, err := decodeStory(v)
+		if err != nil {
+			return fmt.Errorf("story %q: %w", k, err)
+		}
+		pub, _, _ := r.derived()
+		all = append(all, story{bytes.Clone(k), pub})
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	// In order of publication, numbers and days both grow: each index is
+	// written by appending.
+	slices.SortFunc(all, func(a, b story) int {
+		if c := a.pub.Compare(b.pub); c != 0 {
+			return c
+		}
+		return bytes.Compare(a.id, b.id)
+	})
+	topics := tx.Bucket(bucketTopics)
+	var names [][]byte
+	if err := topics.ForEachBucket(func(k []byte) error { names = append(names, bytes.Clone(k)); return nil }); err != nil {
+		return err
+	}
+	for _, n := range names {
+		if err := topics.DeleteBucket(n); err != nil {
+			return fmt.Errorf("topic %q: %w", n, err)
+		}
+	}
+	counts := map[string]int{}
+	for _, n := range names {
+		counts[string(n)] = 0
+	}
+	stories := tx.Bucket(bucketStories)
+	for _, s := range all {
+		r, err := getStory(tx, string(s.id))
+		if err != nil {
+			return err
+		}
+		if r.Seq, err = stories.NextSequence(); err != nil {
+			return err
+		}
+		b, err := encodeStory(r)
+		if err != nil {
+			return fmt.Errorf("story %q: %w", s.id, err)
+		}
+		if err := stories.Put(s.id, b); err != nil {
+			return err
+		}
+		pub, _, storyTopics := r.derived()
+		key, value := topicKey(pub, r.Seq, string(s.id)), timeKeyBytes(pub)
+		for _, t := range storyTopics {
+			if err := topicIndexSet(tx, t, key, value); err != nil {
+				return err
+			}
+			counts[t]++
+		}
+	}
+	for t, n := range counts {
+		if err := setTopicCount(tx, t, n); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // migrateV2 turns a schema 2 database into schema 3: the title and band

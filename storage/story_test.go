@@ -626,7 +626,7 @@ func TestMigrateV1(t *testing.T) {
 	db := openAt(t, path, Options{}) // cleanup checks every index
 	var version []byte
 	_ = db.bolt.View(func(tx *bolt.Tx) error { version = slices.Clone(tx.Bucket(bucketMeta).Get(keySchema)); return nil })
-	if string(version) != "\x00\x00\x00\x03" {
+	if string(version) != "\x00\x00\x00\x04" {
 		t.Errorf("schema after migration %x", version)
 	}
 	stories := topicStories(t, db, "hr", 0)
@@ -651,6 +651,107 @@ func TestMigrateV1(t *testing.T) {
 	got, _ := db.Item(ctx, "globaltimes", "urn:uuid:late")
 	if got.StoryID != "urn:uuid:xinhua-1" || got.MergedBy != aggregator.MergedByLink {
 		t.Errorf("late copy story %q by %q, want xinhua's by link", got.StoryID, got.MergedBy)
+	}
+}
+
+// TestMigrateV3 opens a schema 3 store (topic indexes keyed by time,
+// stories unnumbered): read-only it lists topics by time; writable, it
+// numbers every story in order of publication and rekeys the indexes
+// (the cleanup checks every entry and count), and the topics list the
+// same stories in the same order.
+func TestMigrateV3(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "v3.db")
+	db, err := Open(path, Options{Now: func() time.Time { return t0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	day := t0.Truncate(topicDay)
+	items := map[string]time.Time{
+		"a": day.Add(-30 * time.Hour), "b": day.Add(2 * time.Hour), "c": day.Add(9 * time.Hour),
+		"d": day.Add(2 * time.Hour), "e": day.Add(-3 * time.Hour), "f": day.Add(50 * time.Hour),
+	}
+	for _, id := range []string{"f", "c", "a", "e", "b", "d"} { // not in order of time
+		topics := []string{"go"}
+		if id < "c" {
+			topics = append(topics, "rust")
+		}
+		if _, err := db.SaveFeed(ctx, feed("src-"+id, mkItem(id, items[id], "h", topics...))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := map[string][]string{}
+	for _, topic := range []string{"go", "rust"} {
+		want[topic] = storyIDs(topicStories(t, db, topic, 0))
+	}
+	err = db.bolt.Update(func(tx *bolt.Tx) error {
+		if err := unnumberStories(tx); err != nil {
+			return err
+		}
+		return putSchema(tx, 3)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	ro, err := Open(path, Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for topic, ids := range want {
+		if got := storyIDs(topicStories(t, ro, topic, 0)); !slices.Equal(got, ids) {
+			t.Errorf("%s on the unmigrated read-only store = %v, want %v", topic, got, ids)
+		}
+	}
+	ro.Close()
+
+	db = openAt(t, path, Options{Now: func() time.Time { return t0 }})
+	for topic, ids := range want {
+		for limit := 0; limit <= len(ids); limit++ {
+			wantIDs := ids
+			if limit > 0 {
+				wantIDs = ids[:limit]
+			}
+			if got := storyIDs(topicStories(t, db, topic, limit)); !slices.Equal(got, wantIDs) {
+				t.Errorf("%s after migration, limit %d = %v, want %v", topic, limit, got, wantIDs)
+			}
+		}
+	}
+	// Numbered in order of publication: oldest first.
+	err = db.bolt.View(func(tx *bolt.Tx) error {
+		var prev time.Time
+		for seq := uint64(1); seq <= uint64(len(items)); seq++ {
+			found := false
+			err := tx.Bucket(bucketStories).ForEach(func(k, v []byte) error {
+				r, err := decodeStory(v)
+				if err != nil || r.Seq != seq {
+					return err
+				}
+				found = true
+				pub, _, _ := r.derived()
+				if pub.Before(prev) {
+					t.Errorf("story %q numbered %d is older than number %d", k, seq, seq-1)
+				}
+				prev = pub
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			if !found {
+				t.Errorf("no story numbered %d", seq)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := db.TopicItemCount(ctx, "rust"); err != nil || n != 2 {
+		t.Errorf("TopicItemCount(rust) after migration = %d, %v; want 2", n, err)
 	}
 }
 

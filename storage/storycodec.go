@@ -8,8 +8,9 @@ import (
 
 // The binary story codec (version 2, as for items and states): the
 // members, each its source, ID, times in time.Time's binary form and
-// topics, then the absorbed story IDs; lists are prefixed with their
-// length. Storing an item reads its story's record and writes it back,
+// topics, then the absorbed story IDs, then the story's sequence number
+// (a uvarint; records written before schema 4 end without it); lists are
+// prefixed with their length. Storing an item reads its story's record and writes it back,
 // inside the single write transaction, so on a cold poll JSON cost a
 // second of the writer's time at 2,000 sources. Records of the JSON codec
 // (version 1) are still read, and rewritten in this codec when their
@@ -27,6 +28,7 @@ func encodeStory(r *storyRecord) ([]byte, error) {
 	for _, a := range r.Absorbed {
 		size += len(a) + 2
 	}
+	size += uvarintSize(r.Seq)
 	b := make([]byte, 0, size)
 	b = append(b, codecBinary)
 	b = binary.AppendUvarint(b, uint64(len(r.Members)))
@@ -42,7 +44,8 @@ func encodeStory(r *storyRecord) ([]byte, error) {
 		}
 		b = appendStrings(b, m.Topics)
 	}
-	return appendStrings(b, r.Absorbed), nil
+	b = appendStrings(b, r.Absorbed)
+	return binary.AppendUvarint(b, r.Seq), nil
 }
 
 func decodeStory(b []byte) (*storyRecord, error) {
@@ -78,6 +81,9 @@ func readStoryRecord(payload string) (*storyRecord, error) {
 		m.Topics = r.strs()
 	}
 	st.Absorbed = r.strs()
+	if r.s != "" {
+		st.Seq = r.uvarint()
+	}
 	if err := r.end("story record"); err != nil {
 		return nil, err
 	}

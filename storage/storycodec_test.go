@@ -16,13 +16,14 @@ func testStory() *storyRecord {
 			{Source: "cgtn", ID: "urn:uuid:2", Published: at.In(time.FixedZone("", 8*3600)).Add(time.Minute)},
 		},
 		Absorbed: []string{"urn:uuid:3", "https://x.example/4"},
+		Seq:      300,
 	}
 }
 
 // sameStory compares records member by member, times as instants with
 // their offsets (a decoded zone has no name).
 func sameStory(a, b *storyRecord) bool {
-	if len(a.Members) != len(b.Members) || !slices.Equal(a.Absorbed, b.Absorbed) {
+	if len(a.Members) != len(b.Members) || !slices.Equal(a.Absorbed, b.Absorbed) || a.Seq != b.Seq {
 		return false
 	}
 	for i := range a.Members {
@@ -67,6 +68,27 @@ func TestStoryCodecRoundTrip(t *testing.T) {
 				t.Errorf("decoded %+v\nwant    %+v", got, tt.in)
 			}
 		})
+	}
+}
+
+// TestStoryCodecUnnumbered: records written before schema 4 end after
+// the absorbed list; they decode with no sequence number.
+func TestStoryCodecUnnumbered(t *testing.T) {
+	want := testStory()
+	want.Seq = 0
+	b, err := encodeStory(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b[len(b)-1] != 0 {
+		t.Fatalf("record ends in %x, want the uvarint 0", b[len(b)-1])
+	}
+	got, err := decodeStory(b[:len(b)-1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sameStory(got, want) {
+		t.Errorf("decoded %+v\nwant    %+v", got, want)
 	}
 }
 

@@ -72,18 +72,30 @@ func (c topicChanges) saveCounts(tx *bolt.Tx) error {
 	return nil
 }
 
-// topicIndexPut adds key, which must not be there, to topic's index
-// (creating it), counting it in changed.
-func topicIndexPut(tx *bolt.Tx, topic string, key []byte, changed topicChanges) error {
-	tb, err := tx.Bucket(bucketTopics).CreateBucketIfNotExists([]byte(topic))
-	if err != nil {
-		return fmt.Errorf("topic %q: %w", topic, err)
-	}
-	if err := tb.Put(key, nil); err != nil {
+// topicIndexFill is how full a split leaves the pages of a topic index.
+// New stories' keys come last in their day (see topicKey): a page split
+// at bbolt's default of half would stay half empty, as nothing is inserted
+// before its end again.
+const topicIndexFill = 0.9
+
+// topicIndexPut adds key, which must not be there, with value to topic's
+// index (creating it), counting it in changed.
+func topicIndexPut(tx *bolt.Tx, topic string, key, value []byte, changed topicChanges) error {
+	if err := topicIndexSet(tx, topic, key, value); err != nil {
 		return err
 	}
 	changed[topic]++
 	return nil
+}
+
+// topicIndexSet writes key with value to topic's index, creating it.
+func topicIndexSet(tx *bolt.Tx, topic string, key, value []byte) error {
+	tb, err := tx.Bucket(bucketTopics).CreateBucketIfNotExists([]byte(topic))
+	if err != nil {
+		return fmt.Errorf("topic %q: %w", topic, err)
+	}
+	tb.FillPercent = topicIndexFill
+	return tb.Put(key, value)
 }
 
 // topicIndexDelete removes key, which must be there, from topic's index,
@@ -281,7 +293,8 @@ func syncTopics(ctx context.Context, tx *bolt.Tx, topics []aggregator.TopicMembe
 		val []byte
 	}
 	var storyWrites []storyWrite
-	index := make(map[string][][]byte, len(rebuild)) // rebuilt topic → its index keys
+	type entry struct{ key, value []byte }
+	index := make(map[string][]entry, len(rebuild)) // rebuilt topic → its index entries
 	sc := tx.Bucket(bucketStories).Cursor()
 	for k, v := sc.First(); k != nil; k, v = sc.Next() {
 		r, err := decodeStory(v)
@@ -300,10 +313,15 @@ func syncTopics(ctx context.Context, tx *bolt.Tx, topics []aggregator.TopicMembe
 			}
 			storyWrites = append(storyWrites, storyWrite{bytes.Clone(k), b})
 		}
+		if r.Seq == 0 {
+			// Every story is numbered when written, and schema 4's
+			// migration numbered those stored before.
+			return nil, fmt.Errorf("story %q has no sequence number", k)
+		}
 		pub, _, topics := r.derived()
 		for _, t := range rebuild {
 			if slices.Contains(topics, t.Name) {
-				index[t.Name] = append(index[t.Name], indexKey(pub, k))
+				index[t.Name] = append(index[t.Name], entry{topicKey(pub, r.Seq, string(k)), timeKeyBytes(pub)})
 			}
 		}
 	}
@@ -318,15 +336,15 @@ func syncTopics(ctx context.Context, tx *bolt.Tx, topics []aggregator.TopicMembe
 			return nil, fmt.Errorf("topic %q: %w", t.Name, err)
 		}
 		// Keys arrive in story order; sorted appends fill pages densely.
-		keys := index[t.Name]
-		slices.SortFunc(keys, bytes.Compare)
-		tb.FillPercent = 0.9
-		for _, k := range keys {
-			if err := tb.Put(k, nil); err != nil {
+		entries := index[t.Name]
+		slices.SortFunc(entries, func(a, b entry) int { return bytes.Compare(a.key, b.key) })
+		tb.FillPercent = topicIndexFill
+		for _, e := range entries {
+			if err := tb.Put(e.key, e.value); err != nil {
 				return nil, err
 			}
 		}
-		if err := setTopicCount(tx, t.Name, len(keys)); err != nil {
+		if err := setTopicCount(tx, t.Name, len(entries)); err != nil {
 			return nil, err
 		}
 	}
