@@ -346,7 +346,11 @@ func namedTokens(splitter *query.WordSplitter, text string, limit int) (tokens [
 		end   int // tokens[previous end:end] are the field's
 		upper bool
 	}
-	var fields []field
+	// About a word in six bytes of text: room for the tokens, up to
+	// the limit, without growing.
+	n := min(limit+8, len(text)/4+1)
+	tokens = make([]string, 0, n)
+	fields := make([]field, 0, n)
 	var words []string // the words of one field, reused
 	var noSpace []bool
 	upper, long := 0, 0

@@ -11,13 +11,15 @@ func Words(s string) (words []string, noSpace []bool) { return splitWords(s) }
 // is not safe for concurrent use; the zero value is ready.
 type WordSplitter struct {
 	nz  normalizer
+	in  []byte // s as bytes, for the normaliser
 	buf []byte
 }
 
 // AppendWords appends the words of s to words and noSpace, as Words
 // returns them.
 func (ws *WordSplitter) AppendWords(words []string, noSpace []bool, s string) ([]string, []bool) {
-	ws.buf = ws.nz.appendNormalized(ws.buf[:0], []byte(s))
+	ws.in = append(ws.in[:0], s...)
+	ws.buf = ws.nz.appendNormalized(ws.buf[:0], ws.in)
 	return appendWords(words, noSpace, ws.buf)
 }
 
