@@ -359,6 +359,27 @@ func TestCompact(t *testing.T) {
 		if got := storedIDs(t, db); len(got) != 40 || got[0] != growingItem(360).ID {
 			t.Errorf("after compaction %d items from %v", len(got), got[:1])
 		}
+		// Story numbering goes on where it was: a new story comes after
+		// every stored one in its day of the topic indexes.
+		maxSeq := func() (most uint64) {
+			_ = db.bolt.View(func(tx *bolt.Tx) error {
+				return tx.Bucket(bucketStories).ForEach(func(_, v []byte) error {
+					r, err := decodeStory(v)
+					if err == nil {
+						most = max(most, r.Seq)
+					}
+					return err
+				})
+			})
+			return most
+		}
+		seqBefore := maxSeq()
+		if _, err := db.SaveFeed(ctx, feed("src", growingItem(400))); err != nil {
+			t.Fatal(err)
+		}
+		if seqAfter := maxSeq(); seqBefore < 400 || seqAfter != seqBefore+1 {
+			t.Errorf("stories numbered up to %d before a new one, %d after; want 400 or more, then one more", seqBefore, seqAfter)
+		}
 		if leftovers, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".*compact*")); len(leftovers) > 0 {
 			t.Errorf("temporary files left: %v", leftovers)
 		}
