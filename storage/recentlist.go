@@ -147,14 +147,14 @@ func (l *recentList) each(lo, hi uint64, limit int, fn func(*recentItem)) {
 		return 1
 	}
 	// The first chunk ending after hi holds the first entry after hi;
-	// with none, every entry is at or before hi. The walk goes back from
-	// the entry before it.
-	ci, _ := slices.BinarySearchFunc(l.chunks, hi, func(c []recentEntry, t uint64) int { return after(c[len(c)-1], t) })
-	var end int
-	if ci == len(l.chunks) {
-		ci--
-		end = len(l.chunks[ci])
+	// with none, every entry is at or before hi — the common case, as
+	// windows reach past the latest item, checked first. The walk goes
+	// back from the entry before it.
+	ci, end := len(l.chunks)-1, 0
+	if last := l.chunks[ci]; last[len(last)-1].published <= hi {
+		end = len(last)
 	} else {
+		ci, _ = slices.BinarySearchFunc(l.chunks, hi, func(c []recentEntry, t uint64) int { return after(c[len(c)-1], t) })
 		end, _ = slices.BinarySearchFunc(l.chunks[ci], hi, after)
 	}
 	n := 0
