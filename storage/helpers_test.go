@@ -461,16 +461,10 @@ func unnumberStories(tx *bolt.Tx) error {
 	if err != nil {
 		return err
 	}
-	topics := tx.Bucket(bucketTopics)
-	var names [][]byte
-	if err := topics.ForEachBucket(func(k []byte) error { names = append(names, bytes.Clone(k)); return nil }); err != nil {
+	if _, err := dropTopicIndexes(tx); err != nil {
 		return err
 	}
-	for _, n := range names {
-		if err := topics.DeleteBucket(n); err != nil {
-			return err
-		}
-	}
+	topics := tx.Bucket(bucketTopics)
 	if err := tx.Bucket(bucketStories).SetSequence(0); err != nil {
 		return err
 	}

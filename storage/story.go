@@ -602,15 +602,11 @@ func migrateV1(tx *bolt.Tx) (int, error) {
 		it.Keys = aggregator.StoryKeysOf(&it, it.Source)
 		rewrites = append(rewrites, rewrite{bytes.Clone(k), it})
 	}
-	topics := tx.Bucket(bucketTopics)
-	var names [][]byte
-	if err := topics.ForEachBucket(func(k []byte) error { names = append(names, bytes.Clone(k)); return nil }); err != nil {
+	names, err := dropTopicIndexes(tx)
+	if err != nil {
 		return 0, err
 	}
 	for _, n := range names {
-		if err := topics.DeleteBucket(n); err != nil {
-			return 0, err
-		}
 		if err := tx.Bucket(bucketTopicCount).Delete(n); err != nil {
 			return 0, err
 		}
@@ -644,6 +640,21 @@ func migrateV1(tx *bolt.Tx) (int, error) {
 	return len(rewrites), nil
 }
 
+// dropTopicIndexes deletes every topic's index and returns their names.
+func dropTopicIndexes(tx *bolt.Tx) ([][]byte, error) {
+	topics := tx.Bucket(bucketTopics)
+	var names [][]byte
+	if err := topics.ForEachBucket(func(k []byte) error { names = append(names, bytes.Clone(k)); return nil }); err != nil {
+		return nil, err
+	}
+	for _, n := range names {
+		if err := topics.DeleteBucket(n); err != nil {
+			return nil, fmt.Errorf("topic %q: %w", n, err)
+		}
+	}
+	return names, nil
+}
+
 // migrateV3 turns a schema 3 database into schema 4: every story is
 // numbered, in the order of its Published, and the topic indexes are
 // rebuilt keyed by topicKey, and their counts taken again.
@@ -673,15 +684,9 @@ func migrateV3(tx *bolt.Tx) error {
 		}
 		return bytes.Compare(a.id, b.id)
 	})
-	topics := tx.Bucket(bucketTopics)
-	var names [][]byte
-	if err := topics.ForEachBucket(func(k []byte) error { names = append(names, bytes.Clone(k)); return nil }); err != nil {
+	names, err := dropTopicIndexes(tx)
+	if err != nil {
 		return err
-	}
-	for _, n := range names {
-		if err := topics.DeleteBucket(n); err != nil {
-			return fmt.Errorf("topic %q: %w", n, err)
-		}
 	}
 	counts := map[string]int{}
 	for _, n := range names {

@@ -213,9 +213,6 @@ func (z *htmlScanner) readTag(nameStart int, saveAttrs bool) bool {
 	var buf [8][3]int
 	attrs := buf[:0]
 	z.i = z.tagNameEnd(nameStart)
-	if z.i < len(z.s) && isHTMLSpace(z.s[z.i]) {
-		z.i++
-	}
 	z.skipSpace()
 	for {
 		if z.i >= len(z.s) {
