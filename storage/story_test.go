@@ -755,6 +755,91 @@ func TestMigrateV3(t *testing.T) {
 	}
 }
 
+// TestTopicIndexCorruptStories: a story record that cannot be decoded
+// fails schema 4's migration, naming the story, and leaves the store as
+// it was; a story without a number (which only a damaged store holds)
+// fails a topic rebuild instead of being indexed wrongly.
+func TestTopicIndexCorruptStories(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "corrupt.db")
+	db, err := Open(path, Options{Now: func() time.Time { return t0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"a", "b"} {
+		if _, err := db.SaveFeed(ctx, feed("src-"+id, mkItem(id, t0, "h", "go"))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err = db.bolt.Update(func(tx *bolt.Tx) error {
+		if err := unnumberStories(tx); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketStories).Put([]byte("b"), []byte{codecBinary, 0xff}); err != nil {
+			return err
+		}
+		return putSchema(tx, 3)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(path, Options{}); err == nil || !strings.Contains(err.Error(), "migrate schema 3 to 4") || !strings.Contains(err.Error(), `story "b"`) {
+		t.Errorf("Open of a store with a corrupt story: %v, want the migration's error naming the story", err)
+	}
+	ro, err := Open(path, Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ro.schema != 3 {
+		t.Errorf("the failed migration left schema %d", ro.schema)
+	}
+	ro.Close()
+
+	db = openTestDB(t)
+	if _, err := db.SaveFeed(ctx, feed("src", mkItem("c", t0, "h", "go"))); err != nil {
+		t.Fatal(err)
+	}
+	err = db.bolt.Update(func(tx *bolt.Tx) error {
+		r, err := getStory(tx, "c")
+		if err != nil {
+			return err
+		}
+		r.Seq = 0
+		b, err := encodeStory(r)
+		if err != nil {
+			return err
+		}
+		return tx.Bucket(bucketStories).Put([]byte("c"), b)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := aggregator.TopicMembership{Name: "all", Fingerprint: "1", Match: func(*aggregator.Item) bool { return true }}
+	if _, err := db.SyncTopics(ctx, []aggregator.TopicMembership{all}); err == nil || !strings.Contains(err.Error(), "no sequence number") {
+		t.Errorf("SyncTopics over an unnumbered story: %v, want an error", err)
+	}
+	// The store is damaged on purpose: put the number back for the
+	// cleanup's index check.
+	err = db.bolt.Update(func(tx *bolt.Tx) error {
+		r, err := getStory(tx, "c")
+		if err != nil {
+			return err
+		}
+		r.Seq = 1
+		b, err := encodeStory(r)
+		if err != nil {
+			return err
+		}
+		return tx.Bucket(bucketStories).Put([]byte("c"), b)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestNormalizeTopics(t *testing.T) {
 	tests := []struct {
 		in, want []string
