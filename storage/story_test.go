@@ -802,39 +802,46 @@ func TestTopicIndexCorruptStories(t *testing.T) {
 	if _, err := db.SaveFeed(ctx, feed("src", mkItem("c", t0, "h", "go"))); err != nil {
 		t.Fatal(err)
 	}
-	err = db.bolt.Update(func(tx *bolt.Tx) error {
-		r, err := getStory(tx, "c")
+	// number rewrites story c's record with seq as its number.
+	number := func(seq uint64) {
+		t.Helper()
+		err := db.bolt.Update(func(tx *bolt.Tx) error {
+			r, err := getStory(tx, "c")
+			if err != nil {
+				return err
+			}
+			r.Seq = seq
+			b, err := encodeStory(r)
+			if err != nil {
+				return err
+			}
+			return tx.Bucket(bucketStories).Put([]byte("c"), b)
+		})
 		if err != nil {
-			return err
+			t.Fatal(err)
 		}
-		r.Seq = 0
-		b, err := encodeStory(r)
-		if err != nil {
-			return err
-		}
-		return tx.Bucket(bucketStories).Put([]byte("c"), b)
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
+	number(0)
 	all := aggregator.TopicMembership{Name: "all", Fingerprint: "1", Match: func(*aggregator.Item) bool { return true }}
 	if _, err := db.SyncTopics(ctx, []aggregator.TopicMembership{all}); err == nil || !strings.Contains(err.Error(), "no sequence number") {
 		t.Errorf("SyncTopics over an unnumbered story: %v, want an error", err)
 	}
 	// The store is damaged on purpose: put the number back for the
 	// cleanup's index check.
+	number(1)
+
+	// A topic index entry without a story number or time fails the
+	// listing, naming the entry, rather than listing a wrong story.
 	err = db.bolt.Update(func(tx *bolt.Tx) error {
-		r, err := getStory(tx, "c")
-		if err != nil {
-			return err
-		}
-		r.Seq = 1
-		b, err := encodeStory(r)
-		if err != nil {
-			return err
-		}
-		return tx.Bucket(bucketStories).Put([]byte("c"), b)
+		return topicIndexSet(tx, "go", []byte("short"), nil)
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.TopicStories(ctx, "go", 10); err == nil || !strings.Contains(err.Error(), "malformed index entry") {
+		t.Errorf("TopicStories over a malformed entry: %v, want an error", err)
+	}
+	err = db.bolt.Update(func(tx *bolt.Tx) error { return topicBucket(tx, "go").Delete([]byte("short")) })
 	if err != nil {
 		t.Fatal(err)
 	}
