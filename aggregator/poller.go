@@ -195,22 +195,35 @@ func (p *Poller) PollScheduled(ctx context.Context, src Source, firedAt time.Tim
 
 // PollAll polls every source once, as Poll does, and calls report with
 // each result as it comes, from the calling goroutine; it returns when all
-// are done. A poll's goroutine starts only when it may run (see
-// runningPerSlot), so thousands of sources cost a few hundred goroutines.
+// are done. The polls run on a pool of goroutines, one per poll that may
+// be under way (see runningPerSlot), each taking the next source as it
+// finishes one: thousands of sources cost a few hundred goroutines, and a
+// goroutine's stack, once grown by bbolt and net/http, serves many polls
+// (a goroutine per source spent a tenth of a warm poll's CPU growing
+// fresh stacks).
 func (p *Poller) PollAll(ctx context.Context, sources []Source, report func(PollResult)) {
 	results := make(chan PollResult)
-	go func() {
-		var wg sync.WaitGroup
-		for _, src := range sources {
-			if err := p.enter(ctx); err != nil {
-				results <- PollResult{Source: src.Name, Err: err}
-				continue
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(len(sources), cap(p.running)) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(sources) {
+					return
+				}
+				src := sources[i]
+				if err := p.enter(ctx); err != nil {
+					results <- PollResult{Source: src.Name, Err: err}
+					continue
+				}
+				res := p.runEntered(ctx, src, time.Time{})
+				p.leave()
+				results <- res
 			}
-			wg.Go(func() {
-				defer p.leave()
-				results <- p.runEntered(ctx, src, time.Time{})
-			})
-		}
+		})
+	}
+	go func() {
 		wg.Wait()
 		close(results)
 	}()

@@ -354,7 +354,7 @@ func (s countedStates) SourceState(ctx context.Context, source string) (aggregat
 // TestPollAllBoundsRunningPolls: PollAll reports every source once, and
 // while the store holds the saves, no more polls get under way than
 // runningPerSlot per fetch slot: the others have not even read their
-// state (nor started a goroutine).
+// state.
 func TestPollAllBoundsRunningPolls(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, rssFeed(rssItem(r.URL.Path, "x", "")))
