@@ -71,7 +71,10 @@ func checkIndexes(db *DB) func(tx *bolt.Tx) error {
 }
 
 func checkRecent(tx *bolt.Tx, recent *recentIndex) error {
-	got, horizon, loaded := recent.recentEntries()
+	got, horizon, loaded, err := recent.recentEntries()
+	if err != nil {
+		return fmt.Errorf("recent index: %w", err)
+	}
 	if !loaded {
 		if len(got) > 0 {
 			return fmt.Errorf("recent index not loaded but holds %d entries", len(got))
@@ -79,7 +82,7 @@ func checkRecent(tx *bolt.Tx, recent *recentIndex) error {
 		return nil
 	}
 	want := map[string]bool{}
-	err := tx.Bucket(bucketItems).ForEach(func(k, v []byte) error {
+	err = tx.Bucket(bucketItems).ForEach(func(k, v []byte) error {
 		it, err := decodeItem(v)
 		if err != nil {
 			return err
@@ -393,26 +396,44 @@ func topicStories(t testing.TB, db *DB, topic string, limit int) []aggregator.St
 // recentEntries lists the index's entries as strings, for tests to
 // compare with what the stored items imply: "t" + title key + NUL or "b"
 // + 8-byte band, then the time key and the item key.
-func (ix *recentIndex) recentEntries() (entries map[string]bool, horizon uint64, loaded bool) {
+func (ix *recentIndex) recentEntries() (entries map[string]bool, horizon uint64, loaded bool, err error) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	entries = map[string]bool{}
+	refs := make([]int32, len(ix.items))
 	var tk [timeKeyLen]byte
+	entry := func(prefix string, e recentEntry) {
+		refs[e.slot]++
+		it := ix.items[e.slot]
+		if e.published != it.published {
+			err = fmt.Errorf("an entry says %d of an item published %d", e.published, it.published)
+		}
+		binary.BigEndian.PutUint64(tk[:], it.published)
+		entries[prefix+string(tk[:])+it.key] = true
+	}
 	for title, list := range ix.titles {
-		list.all(func(it *recentItem) {
-			binary.BigEndian.PutUint64(tk[:], it.published)
-			entries["t"+title+"\x00"+string(tk[:])+it.key] = true
-		})
+		list.all(func(e recentEntry) { entry("t"+title+"\x00", e) })
 	}
 	for band, list := range ix.bands {
 		var b [8]byte
 		binary.BigEndian.PutUint64(b[:], band)
-		list.all(func(it *recentItem) {
-			binary.BigEndian.PutUint64(tk[:], it.published)
-			entries["b"+string(b[:])+string(tk[:])+it.key] = true
-		})
+		list.all(func(e recentEntry) { entry("b"+string(b[:]), e) })
 	}
-	return entries, ix.horizon, ix.loaded
+	// Every taken slot is named by as many entries as it counts, and
+	// every other slot is on the free list, once.
+	free := map[uint32]bool{}
+	for _, slot := range ix.free {
+		if free[slot] || ix.items[slot] != (recentItem{}) {
+			return nil, 0, false, fmt.Errorf("slot %d is free twice or holds %+v", slot, ix.items[slot])
+		}
+		free[slot] = true
+	}
+	for slot, it := range ix.items {
+		if !free[uint32(slot)] && (it.key == "" || it.refs == 0 || it.refs != refs[slot]) {
+			return nil, 0, false, fmt.Errorf("slot %d holds %q counting %d entries, is named by %d and is not free", slot, it.key, it.refs, refs[slot])
+		}
+	}
+	return entries, ix.horizon, ix.loaded, err
 }
 
 // recentEntryKeys are the entries recentEntries would list for it stored

@@ -52,11 +52,16 @@ type recentIndex struct {
 	horizon uint64
 	titles  map[string]recentList // title key → items
 	bands   map[uint64]recentList // band → items
+	// items is the table of indexed items, by slot; free lists its free
+	// slots. A slot is freed once no list names it, and not before its
+	// transaction settles, so that an undo finds the item in it.
+	items recentItems
+	free  []uint32
 	// trimmed is when the index was last trimmed (or loaded).
 	trimmed time.Time
 	// queries numbers byBands queries; hits is their reused buffer.
 	queries uint64
-	hits    []*recentItem
+	hits    []uint32
 	// heads caches decoded candidate heads (see cachedHead).
 	heads *fifo.Cache[string, aggregator.Item]
 }
@@ -94,14 +99,45 @@ func (ix *recentIndex) forgetHeads() {
 	ix.heads.Clear()
 }
 
-// recentItem is one indexed item, shared by its title and band entries.
+// recentItem is one indexed item, named by its title and band entries.
 type recentItem struct {
-	key       string // item key
+	key       string // item key; "" in a free slot
 	published uint64 // time key of Published, as a number
 	// query and hits count the item's bands in a byBands query: hits is
 	// valid while query is the index's current one.
 	query uint64
-	hits  int
+	hits  int32
+	// refs counts the entries naming the item.
+	refs int32
+}
+
+// recentItems is the index's table of items, indexed by slot. The lists
+// name items by slot rather than by pointer: with tens of thousands of
+// items in a million entries, the pointers made the index the largest
+// thing the garbage collector scanned in a cold poll, and each entry
+// moved by an insert cost a write barrier.
+type recentItems []recentItem
+
+// newSlot returns a slot holding the item under key published at pub,
+// with no entry naming it yet.
+func (ix *recentIndex) newSlot(key string, pub uint64) uint32 {
+	item := recentItem{key: key, published: pub}
+	if n := len(ix.free); n > 0 {
+		slot := ix.free[n-1]
+		ix.free = ix.free[:n-1]
+		ix.items[slot] = item
+		return slot
+	}
+	ix.items = append(ix.items, item)
+	return uint32(len(ix.items) - 1)
+}
+
+// release frees slot if it holds an item that no entry names.
+func (ix *recentIndex) release(slot uint32) {
+	if it := &ix.items[slot]; it.key != "" && it.refs == 0 {
+		*it = recentItem{}
+		ix.free = append(ix.free, slot)
+	}
 }
 
 func newRecentIndex(now func() time.Time) *recentIndex {
@@ -132,7 +168,7 @@ type recentChange struct {
 	added bool
 	title string // "" for a band entry
 	band  uint64
-	item  *recentItem
+	slot  uint32
 }
 
 // begin returns the index for the write transaction tx, holding it until
@@ -157,11 +193,19 @@ func (rt *recentTx) settle(err error) {
 		}
 		for i := len(rt.undo) - 1; i >= 0; i-- {
 			if c := rt.undo[i]; c.added {
-				ix.remove(c.title, c.band, c.item)
+				it := ix.items[c.slot]
+				ix.remove(c.title, c.band, it.published, it.key)
 			} else {
-				ix.insert(c.title, c.band, c.item)
+				ix.insert(c.title, c.band, c.slot)
 			}
 		}
+	}
+	// The items the transaction added or dropped may be named by no
+	// entry now.
+	for _, c := range rt.undo {
+		ix.release(c.slot)
+	}
+	if err != nil {
 		return
 	}
 	now := ix.now()
@@ -173,24 +217,37 @@ func (rt *recentTx) settle(err error) {
 
 func (ix *recentIndex) unload() {
 	ix.loaded, ix.horizon, ix.titles, ix.bands = false, 0, nil, nil
+	ix.items, ix.free = nil, nil
 }
 
-// insert adds item under a title key (or, with title "", a band), reporting
-// whether it was not there yet.
-func (ix *recentIndex) insert(title string, band uint64, item *recentItem) bool {
+// insert adds an entry for the item in slot under a title key (or, with
+// title "", a band), reporting whether it was not there yet.
+func (ix *recentIndex) insert(title string, band uint64, slot uint32) bool {
+	var added bool
 	if title != "" {
-		return insertRecent(ix.titles, title, item)
+		added = insertRecent(ix.titles, title, ix.items, slot)
+	} else {
+		added = insertRecent(ix.bands, band, ix.items, slot)
 	}
-	return insertRecent(ix.bands, band, item)
+	if added {
+		ix.items[slot].refs++
+	}
+	return added
 }
 
-// remove drops the entry of item (by key and time) under a title key or
-// band, returning the one it dropped, or nil.
-func (ix *recentIndex) remove(title string, band uint64, item *recentItem) *recentItem {
+// remove drops the entry of the item published at pub under key from a
+// title key or band, returning its slot if there was one. The slot stays
+// taken until released.
+func (ix *recentIndex) remove(title string, band uint64, pub uint64, key string) (slot uint32, ok bool) {
 	if title != "" {
-		return removeRecent(ix.titles, title, item)
+		slot, ok = removeRecent(ix.titles, title, ix.items, pub, key)
+	} else {
+		slot, ok = removeRecent(ix.bands, band, ix.items, pub, key)
 	}
-	return removeRecent(ix.bands, band, item)
+	if ok {
+		ix.items[slot].refs--
+	}
+	return slot, ok
 }
 
 // trim drops the items published before horizon.
@@ -200,36 +257,42 @@ func (ix *recentIndex) trim(horizon uint64) {
 	}
 	trimRecent(ix.titles, horizon)
 	trimRecent(ix.bands, horizon)
+	for slot := range ix.items {
+		if it := &ix.items[slot]; it.key != "" && it.published < horizon {
+			it.refs = 0
+			ix.release(uint32(slot))
+		}
+	}
 	ix.horizon = horizon
 }
 
-// insertRecent adds item to the list under k unless it is there,
-// reporting whether it added it. The lists are held by value, one heap
-// object fewer each: the index holds tens of thousands of title keys with
-// an item or two.
-func insertRecent[K comparable](m map[K]recentList, k K, item *recentItem) bool {
+// insertRecent adds an entry for the item in slot to the list under k
+// unless it is there, reporting whether it added it. The lists are held
+// by value, one heap object fewer each: the index holds tens of thousands
+// of title keys with an item or two.
+func insertRecent[K comparable](m map[K]recentList, k K, items recentItems, slot uint32) bool {
 	list := m[k]
-	if !list.insert(item) {
+	if !list.insert(items, slot) {
 		return false
 	}
 	m[k] = list
 	return true
 }
 
-// removeRecent drops the entry matching item (by key and time) from the
-// list under k, returning it, or nil.
-func removeRecent[K comparable](m map[K]recentList, k K, item *recentItem) *recentItem {
+// removeRecent drops the entry of the item published at pub under key
+// from the list under k, returning its slot if there was one.
+func removeRecent[K comparable](m map[K]recentList, k K, items recentItems, pub uint64, key string) (uint32, bool) {
 	list, ok := m[k]
 	if !ok {
-		return nil
+		return 0, false
 	}
-	dropped := list.remove(item)
+	slot, ok := list.remove(items, pub, key)
 	if list.empty() {
 		delete(m, k)
 	} else {
 		m[k] = list
 	}
-	return dropped
+	return slot, ok
 }
 
 // trimRecent drops the items published before horizon from every list.
@@ -252,17 +315,18 @@ func (rt *recentTx) add(key []byte, it *aggregator.Item) {
 	if !ix.loaded || pub < ix.horizon {
 		return
 	}
-	item := &recentItem{key: string(key), published: pub}
+	slot := ix.newSlot(string(key), pub)
 	if t := it.Keys.Title; indexable(t) {
-		if ix.insert(t, 0, item) {
-			rt.undo = append(rt.undo, recentChange{added: true, title: t, item: item})
+		if ix.insert(t, 0, slot) {
+			rt.undo = append(rt.undo, recentChange{added: true, title: t, slot: slot})
 		}
 	}
 	for _, b := range it.Keys.Bands {
-		if ix.insert("", b, item) {
-			rt.undo = append(rt.undo, recentChange{added: true, band: b, item: item})
+		if ix.insert("", b, slot) {
+			rt.undo = append(rt.undo, recentChange{added: true, band: b, slot: slot})
 		}
 	}
+	ix.release(slot) // if no entry was added
 }
 
 // drop removes the entries of a stored item (its keys and Published as
@@ -273,15 +337,15 @@ func (rt *recentTx) drop(key []byte, it *aggregator.Item) {
 	if !ix.loaded || pub < ix.horizon {
 		return
 	}
-	probe := &recentItem{key: string(key), published: pub}
+	k := string(key)
 	if t := it.Keys.Title; indexable(t) {
-		if old := ix.remove(t, 0, probe); old != nil {
-			rt.undo = append(rt.undo, recentChange{title: t, item: old})
+		if slot, ok := ix.remove(t, 0, pub, k); ok {
+			rt.undo = append(rt.undo, recentChange{title: t, slot: slot})
 		}
 	}
 	for _, b := range it.Keys.Bands {
-		if old := ix.remove("", b, probe); old != nil {
-			rt.undo = append(rt.undo, recentChange{band: b, item: old})
+		if slot, ok := ix.remove("", b, pub, k); ok {
+			rt.undo = append(rt.undo, recentChange{band: b, slot: slot})
 		}
 	}
 }
@@ -354,13 +418,14 @@ func (rt *recentTx) load(from uint64, to *uint64) error {
 		if err != nil {
 			return fmt.Errorf("item %q: %w", k[timeKeyLen:], err)
 		}
-		item := &recentItem{key: string(k[timeKeyLen:]), published: pub}
+		slot := ix.newSlot(string(k[timeKeyLen:]), pub)
 		if t := it.Keys.Title; indexable(t) {
-			ix.insert(t, 0, item)
+			ix.insert(t, 0, slot)
 		}
 		for _, b := range it.Keys.Bands {
-			ix.insert("", b, item)
+			ix.insert("", b, slot)
 		}
+		ix.release(slot) // if no entry was added
 	}
 	return nil
 }
@@ -373,7 +438,7 @@ func (rt *recentTx) byTitle(key string, from, to time.Time, limit int) ([][]byte
 	}
 	var keys [][]byte
 	list := rt.ix.titles[key]
-	list.each(timeKeyNum(from), timeKeyNum(to), limit, func(it *recentItem) { keys = append(keys, []byte(it.key)) })
+	list.each(timeKeyNum(from), timeKeyNum(to), limit, func(slot uint32) { keys = append(keys, []byte(rt.ix.items[slot].key)) })
 	slices.Reverse(keys)
 	return keys, nil
 }
@@ -391,76 +456,78 @@ func (rt *recentTx) byBands(bands []uint64, from, to time.Time, minShared, limit
 	ix := rt.ix
 	ix.queries++
 	q := ix.queries
+	items := ix.items
 	hits := ix.hits[:0]
 	lo, hi := timeKeyNum(from), timeKeyNum(to)
 	for _, band := range bands {
 		list := ix.bands[band]
-		list.each(lo, hi, maxBandEntries, func(it *recentItem) {
+		list.each(lo, hi, maxBandEntries, func(slot uint32) {
+			it := &items[slot]
 			if it.query != q {
 				it.query, it.hits = q, 0
-				hits = append(hits, it)
+				hits = append(hits, slot)
 			}
 			it.hits++
 		})
 	}
 	shared := hits[:0]
-	for _, it := range hits {
-		if it.hits >= minShared {
-			shared = append(shared, it)
+	for _, slot := range hits {
+		if items[slot].hits >= int32(minShared) {
+			shared = append(shared, slot)
 		}
 	}
 	if limit > 0 && len(shared) > limit {
-		shared = mostShared(shared, limit)
+		shared = items.mostShared(shared, limit)
 	}
-	slices.SortFunc(shared, func(a, b *recentItem) int {
-		if a.hits != b.hits {
-			return b.hits - a.hits
+	slices.SortFunc(shared, func(a, b uint32) int {
+		if ha, hb := items[a].hits, items[b].hits; ha != hb {
+			return cmp.Compare(hb, ha)
 		}
-		return cmp.Compare(a.key, b.key)
+		return cmp.Compare(items[a].key, items[b].key)
 	})
 	keys := make([][]byte, len(shared))
-	for i, it := range shared {
-		keys[i] = []byte(it.key)
+	for i, slot := range shared {
+		keys[i] = []byte(items[slot].key)
 	}
-	clear(hits)
 	ix.hits = hits[:0]
 	return keys, nil
 }
 
-// mostShared keeps, in place, the limit items of shared that share the
-// most bands (ties by key), in no particular order, without sorting them
-// all: a crowded window has hundreds of items sharing two or three bands.
-func mostShared(shared []*recentItem, limit int) []*recentItem {
-	maxHits := 0
-	for _, it := range shared {
-		maxHits = max(maxHits, it.hits)
+// mostShared keeps, in place, the limit slots of shared whose items share
+// the most bands (ties by key), in no particular order, without sorting
+// them all: a crowded window has hundreds of items sharing two or three
+// bands.
+func (items recentItems) mostShared(shared []uint32, limit int) []uint32 {
+	maxHits := int32(0)
+	for _, slot := range shared {
+		maxHits = max(maxHits, items[slot].hits)
 	}
 	// The fewest hits among the limit best: every item above it is kept,
 	// and the items at it by key, as many as there is room for.
 	byHits := make([]int, maxHits+1)
-	for _, it := range shared {
-		byHits[it.hits]++
+	for _, slot := range shared {
+		byHits[items[slot].hits]++
 	}
 	least, above := maxHits, 0
 	for least > 0 && above+byHits[least] < limit {
 		above += byHits[least]
 		least--
 	}
-	edge := make([]*recentItem, 0, limit-above) // the least-hit items kept, by key
+	edge := make([]uint32, 0, limit-above) // the least-hit items kept, by key
 	kept := shared[:0]
-	for _, it := range shared {
-		switch {
+	for _, slot := range shared {
+		switch it := &items[slot]; {
 		case it.hits > least:
-			kept = append(kept, it)
+			kept = append(kept, slot)
 		case it.hits == least:
-			if len(edge) == cap(edge) && it.key >= edge[len(edge)-1].key {
+			if len(edge) == cap(edge) && it.key >= items[edge[len(edge)-1]].key {
 				continue
 			}
 			if len(edge) == cap(edge) {
 				edge = edge[:len(edge)-1]
 			}
-			i, _ := slices.BinarySearchFunc(edge, it.key, func(e *recentItem, k string) int { return cmp.Compare(e.key, k) })
-			edge = slices.Insert(edge, i, it)
+			i, _ := slices.BinarySearchFunc(edge, it.key, func(e uint32, k string) int { return cmp.Compare(items[e].key, k) })
+			edge = slices.Insert(edge, i, slot)
 		}
 	}
 	return append(kept, edge...)

@@ -25,12 +25,12 @@ func recentState(t *testing.T, db *DB) (items int, horizon time.Time, loaded boo
 	}
 	db.recent.mu.Lock()
 	defer db.recent.mu.Unlock()
-	distinct := map[*recentItem]bool{}
+	distinct := map[uint32]bool{}
 	for _, list := range db.recent.titles {
-		list.all(func(it *recentItem) { distinct[it] = true })
+		list.all(func(e recentEntry) { distinct[e.slot] = true })
 	}
 	for _, list := range db.recent.bands {
-		list.all(func(it *recentItem) { distinct[it] = true })
+		list.all(func(e recentEntry) { distinct[e.slot] = true })
 	}
 	var k [timeKeyLen]byte
 	binary.BigEndian.PutUint64(k[:], db.recent.horizon)
@@ -115,6 +115,60 @@ func TestRecentIndexRollback(t *testing.T) {
 	}
 	if got, want := storyOf(t, db, seed[0]), seed[1].ID; got != want {
 		t.Errorf("CGTN's copy is in story %q, want Xinhua's %q", got, want)
+	}
+}
+
+// TestRecentIndexFreesSlots: the table behind the index reuses the slot
+// of an item no entry names any more, once its transaction commits: an
+// item whose keys change, and items pruned.
+func TestRecentIndexFreesSlots(t *testing.T) {
+	ctx := context.Background()
+	seed := seedItems()
+	m := aggregator.NewStoryMerger(seedSources())
+	now := seed[1].Published.Add(time.Hour)
+	db := openAt(t, filepath.Join(t.TempDir(), "tributary.db"), Options{Now: func() time.Time { return now }})
+	table := func() (taken, free int) {
+		t.Helper()
+		recentState(t, db) // checks every slot against the entries naming it
+		db.recent.mu.Lock()
+		defer db.recent.mu.Unlock()
+		return len(db.recent.items) - len(db.recent.free), len(db.recent.free)
+	}
+	if _, err := db.SaveFeed(ctx, storyFeed(m, now, nil, "xinhua", seed[1])); err != nil {
+		t.Fatal(err)
+	}
+	if taken, free := table(); taken != 1 || free != 0 {
+		t.Fatalf("after one item the table has %d slots taken and %d free, want 1 and 0", taken, free)
+	}
+
+	// Edited, the item's title key and bands change: its entries move to
+	// a new slot and the old one is freed.
+	edited := seed[1]
+	edited.Title = "An entirely different headline about the weather"
+	edited.Summary = "Rain is expected over the weekend in the north of the country."
+	edited.Content = ""
+	edited.Hash = "edited"
+	if _, err := db.SaveFeed(ctx, storyFeed(m, now, nil, "xinhua", edited)); err != nil {
+		t.Fatal(err)
+	}
+	if taken, free := table(); taken != 1 || free != 1 {
+		t.Fatalf("after an edit the table has %d slots taken and %d free, want 1 and 1", taken, free)
+	}
+
+	// A new item takes the free slot.
+	if _, err := db.SaveFeed(ctx, storyFeed(m, now, nil, "cgtn-world", seed[0])); err != nil {
+		t.Fatal(err)
+	}
+	if taken, free := table(); taken != 2 || free != 0 {
+		t.Fatalf("after a second item the table has %d slots taken and %d free, want 2 and 0", taken, free)
+	}
+
+	// Pruned, both go.
+	if res, err := db.Prune(ctx, now.Add(time.Hour)); err != nil || res.Items != 2 {
+		t.Fatalf("Prune = %+v, %v; want 2 items pruned", res, err)
+	}
+	if taken, free := table(); taken != 0 || free != 2 {
+		t.Fatalf("after pruning the table has %d slots taken and %d free, want 0 and 2", taken, free)
 	}
 }
 
@@ -495,17 +549,18 @@ func TestRecentByBands(t *testing.T) {
 			ix := newRecentIndex(func() time.Time { return base })
 			ix.loaded, ix.titles, ix.bands = true, map[string]recentList{}, map[uint64]recentList{}
 			type entry struct {
-				item  *recentItem
+				item  recentItem
 				bands []uint64
 			}
 			var all []entry
 			for i := range tc.items {
-				it := &recentItem{key: fmt.Sprintf("item-%04d", r.IntN(10000)*10000+i),
+				it := recentItem{key: fmt.Sprintf("item-%04d", r.IntN(10000)*10000+i),
 					published: timeKeyNum(base.Add(-time.Duration(r.IntN(96*60)) * time.Minute))}
+				slot := ix.newSlot(it.key, it.published)
 				var bands []uint64
 				for _, b := range r.Perm(tc.pool)[:16] {
 					bands = append(bands, uint64(b))
-					ix.insert("", uint64(b), it)
+					ix.insert("", uint64(b), slot)
 				}
 				all = append(all, entry{it, bands})
 			}
@@ -519,36 +574,27 @@ func TestRecentByBands(t *testing.T) {
 				from, to := base.Add(-48*time.Hour), base
 
 				// The reference: a scan of every item.
-				hits := map[*recentItem]int{}
+				hits := map[string]int{}
 				for _, b := range query {
-					var in []*recentItem
+					var in []recentItem
 					for _, e := range all {
 						if slices.Contains(e.bands, b) && e.item.published >= timeKeyNum(from) && e.item.published <= timeKeyNum(to) {
 							in = append(in, e.item)
 						}
 					}
-					slices.SortFunc(in, func(a, b *recentItem) int { return compareRecent(b, a) })
+					slices.SortFunc(in, func(a, b recentItem) int { return compareRecent(b, a) })
 					for _, it := range in[:min(len(in), maxBandEntries)] {
-						hits[it]++
+						hits[it.key]++
 					}
 				}
 				var want []string
 				for _, e := range all {
-					if hits[e.item] >= tc.minShared {
+					if hits[e.item.key] >= tc.minShared {
 						want = append(want, e.item.key)
 					}
 				}
 				slices.SortFunc(want, func(a, b string) int {
-					ha, hb := 0, 0
-					for _, e := range all {
-						if e.item.key == a {
-							ha = hits[e.item]
-						}
-						if e.item.key == b {
-							hb = hits[e.item]
-						}
-					}
-					if ha != hb {
+					if ha, hb := hits[a], hits[b]; ha != hb {
 						return hb - ha
 					}
 					return strings.Compare(a, b)

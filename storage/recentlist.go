@@ -27,39 +27,50 @@ type recentList struct {
 // empty reports whether the list holds no entry.
 func (l *recentList) empty() bool { return len(l.chunks) == 0 }
 
+// recentEntry names an item by its slot in the index's table (see
+// recentItems) and holds its time. It holds no pointer, so the garbage
+// collector never scans the lists, nor does moving entries cost write
+// barriers.
 type recentEntry struct {
-	published uint64 // item.published
-	item      *recentItem
+	published uint64 // the item's published
+	slot      uint32
 }
 
-func compareEntry(e recentEntry, item *recentItem) int {
-	if e.published != item.published {
-		return cmp.Compare(e.published, item.published)
+// compare orders e against the item published at pub under key: by time,
+// then key.
+func (items recentItems) compare(e recentEntry, pub uint64, key string) int {
+	if e.published != pub {
+		return cmp.Compare(e.published, pub)
 	}
-	return cmp.Compare(e.item.key, item.key)
+	return cmp.Compare(items[e.slot].key, key)
 }
 
-// find returns the chunk that item belongs in — the first whose last entry
-// is not before it, else the last — and item's position in that chunk.
-func (l *recentList) find(item *recentItem) (chunk, i int, found bool) {
-	chunk, _ = slices.BinarySearchFunc(l.chunks, item, func(c []recentEntry, item *recentItem) int {
-		return compareEntry(c[len(c)-1], item)
+// find returns the chunk that the entry of (pub, key) belongs in — the
+// first whose last entry is not before it, else the last — and its
+// position in that chunk.
+func (l *recentList) find(items recentItems, pub uint64, key string) (chunk, i int, found bool) {
+	chunk, _ = slices.BinarySearchFunc(l.chunks, pub, func(c []recentEntry, pub uint64) int {
+		return items.compare(c[len(c)-1], pub, key)
 	})
 	if chunk == len(l.chunks) {
 		chunk--
 	}
-	i, found = slices.BinarySearchFunc(l.chunks[chunk], item, compareEntry)
+	i, found = slices.BinarySearchFunc(l.chunks[chunk], pub, func(e recentEntry, pub uint64) int {
+		return items.compare(e, pub, key)
+	})
 	return chunk, i, found
 }
 
-// insert adds item unless it is there, reporting whether it added it.
-func (l *recentList) insert(item *recentItem) bool {
-	entry := recentEntry{item.published, item}
+// insert adds an entry for the item in slot unless the list has one for
+// its time and key, reporting whether it added it.
+func (l *recentList) insert(items recentItems, slot uint32) bool {
+	pub, key := items[slot].published, items[slot].key
+	entry := recentEntry{pub, slot}
 	if len(l.chunks) == 0 {
 		l.chunks = [][]recentEntry{{entry}}
 		return true
 	}
-	if last := l.chunks[len(l.chunks)-1]; compareEntry(last[len(last)-1], item) < 0 {
+	if last := l.chunks[len(l.chunks)-1]; items.compare(last[len(last)-1], pub, key) < 0 {
 		// After every entry, as when the index is loaded in time order
 		// or news arrives: appended, in a new chunk when the last is
 		// full, so that chunks filled this way stay full.
@@ -69,7 +80,7 @@ func (l *recentList) insert(item *recentItem) bool {
 		l.chunks[len(l.chunks)-1] = append(l.chunks[len(l.chunks)-1], entry)
 		return true
 	}
-	ci, i, found := l.find(item)
+	ci, i, found := l.find(items, pub, key)
 	if found {
 		return false
 	}
@@ -79,7 +90,6 @@ func (l *recentList) insert(item *recentItem) bool {
 		half := len(c) / 2
 		second := make([]recentEntry, len(c)-half, recentChunk)
 		copy(second, c[half:])
-		clear(c[half:])
 		l.chunks[ci] = c[:half]
 		l.chunks = slices.Insert(l.chunks, ci+1, second)
 		if i > half {
@@ -90,24 +100,24 @@ func (l *recentList) insert(item *recentItem) bool {
 	return true
 }
 
-// remove drops the entry matching item (by key and time), returning it,
-// or nil.
-func (l *recentList) remove(item *recentItem) *recentItem {
+// remove drops the entry of the item published at pub under key,
+// returning its slot, if the list has it.
+func (l *recentList) remove(items recentItems, pub uint64, key string) (slot uint32, ok bool) {
 	if len(l.chunks) == 0 {
-		return nil
+		return 0, false
 	}
-	ci, i, found := l.find(item)
+	ci, i, found := l.find(items, pub, key)
 	if !found {
-		return nil
+		return 0, false
 	}
 	c := l.chunks[ci]
-	dropped := c[i].item
+	slot = c[i].slot
 	if c = slices.Delete(c, i, i+1); len(c) == 0 {
 		l.chunks = slices.Delete(l.chunks, ci, ci+1)
 	} else {
 		l.chunks[ci] = c
 	}
-	return dropped
+	return slot, true
 }
 
 // trim drops the entries published before horizon.
@@ -134,9 +144,10 @@ func (l *recentList) trim(horizon uint64) {
 	}
 }
 
-// each calls fn with the entries published within [lo, hi] (time keys as
-// numbers), latest first, at most limit of them (all if limit is 0).
-func (l *recentList) each(lo, hi uint64, limit int, fn func(*recentItem)) {
+// each calls fn with the slots of the entries published within [lo, hi]
+// (time keys as numbers), latest first, at most limit of them (all if
+// limit is 0).
+func (l *recentList) each(lo, hi uint64, limit int, fn func(slot uint32)) {
 	if len(l.chunks) == 0 {
 		return
 	}
@@ -165,7 +176,7 @@ func (l *recentList) each(lo, hi uint64, limit int, fn func(*recentItem)) {
 				return
 			}
 			n++
-			fn(c[i].item)
+			fn(c[i].slot)
 		}
 		if ci > 0 {
 			end = len(l.chunks[ci-1])

@@ -10,7 +10,7 @@ import (
 )
 
 // compareRecent is the order a recentList keeps: by time, then key.
-func compareRecent(a, b *recentItem) int {
+func compareRecent(a, b recentItem) int {
 	if c := cmp.Compare(a.published, b.published); c != 0 {
 		return c
 	}
@@ -18,10 +18,10 @@ func compareRecent(a, b *recentItem) int {
 }
 
 // all calls fn with every entry of the list, in order.
-func (l *recentList) all(fn func(*recentItem)) {
+func (l *recentList) all(fn func(recentEntry)) {
 	for _, c := range l.chunks {
 		for _, e := range c {
-			fn(e.item)
+			fn(e)
 		}
 	}
 }
@@ -35,48 +35,55 @@ func TestRecentList(t *testing.T) {
 		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
 			r := rand.New(rand.NewPCG(seed, 0))
 			var l recentList
-			var ref []*recentItem
-			newItem := func() *recentItem {
+			// Every item drawn gets a slot of its own, named by at most
+			// one entry; ref holds the slots of the entries in order.
+			var items recentItems
+			var ref []uint32
+			byItem := func(a, b uint32) int { return compareRecent(items[a], items[b]) }
+			newItem := func(key string, pub uint64) uint32 {
+				items = append(items, recentItem{key: key, published: pub})
+				return uint32(len(items) - 1)
+			}
+			drawItem := func() uint32 {
 				// Few distinct times, so that ties are ordered by key.
-				return &recentItem{key: fmt.Sprintf("k%05d", r.IntN(100000)), published: uint64(1000 + r.IntN(2000))}
+				return newItem(fmt.Sprintf("k%05d", r.IntN(100000)), uint64(1000+r.IntN(2000)))
 			}
 			floor := uint64(0)
 			for step := range 6000 {
 				switch op := r.IntN(100); {
 				case op < 60 || len(ref) == 0: // insert, now and then one already there
-					it := newItem()
-					if it.published < floor {
-						it.published = floor + uint64(r.IntN(50))
+					slot := drawItem()
+					if items[slot].published < floor {
+						items[slot].published = floor + uint64(r.IntN(50))
 					}
 					if len(ref) > 0 && r.IntN(10) == 0 {
-						it = &recentItem{key: ref[r.IntN(len(ref))].key, published: ref[r.IntN(len(ref))].published}
+						items[slot] = recentItem{key: items[ref[r.IntN(len(ref))]].key, published: items[ref[r.IntN(len(ref))]].published}
 					}
-					i, found := slices.BinarySearchFunc(ref, it, compareRecent)
-					if got := l.insert(it); got == found {
-						t.Fatalf("step %d: insert(%v) = %v with the entry there %v", step, *it, got, found)
+					i, found := slices.BinarySearchFunc(ref, slot, byItem)
+					if got := l.insert(items, slot); got == found {
+						t.Fatalf("step %d: insert(%v) = %v with the entry there %v", step, items[slot], got, found)
 					}
 					if !found {
-						ref = slices.Insert(ref, i, it)
+						ref = slices.Insert(ref, i, slot)
 					}
 				case op < 90: // remove one there, or one not there
-					it := newItem()
+					probe := items[drawItem()]
 					if r.IntN(4) > 0 {
-						c := ref[r.IntN(len(ref))]
-						it = &recentItem{key: c.key, published: c.published}
+						probe = items[ref[r.IntN(len(ref))]]
 					}
-					i, found := slices.BinarySearchFunc(ref, it, compareRecent)
-					var want *recentItem
+					i, found := slices.BinarySearchFunc(ref, probe, func(slot uint32, p recentItem) int { return compareRecent(items[slot], p) })
+					var want uint32
 					if found {
 						want = ref[i]
 						ref = slices.Delete(ref, i, i+1)
 					}
-					if got := l.remove(it); got != want {
-						t.Fatalf("step %d: remove(%v) = %p, want %p", step, *it, got, want)
+					if got, ok := l.remove(items, probe.published, probe.key); ok != found || got != want {
+						t.Fatalf("step %d: remove(%v) = %d, %v, want %d, %v", step, probe, got, ok, want, found)
 					}
 				case op < 92: // trim
 					floor += uint64(r.IntN(40))
 					l.trim(floor)
-					ref = slices.DeleteFunc(ref, func(it *recentItem) bool { return it.published < floor })
+					ref = slices.DeleteFunc(ref, func(slot uint32) bool { return items[slot].published < floor })
 				default: // read a range, latest first
 					lo := floor + uint64(r.IntN(2000))
 					hi := lo + uint64(r.IntN(400))
@@ -84,13 +91,13 @@ func TestRecentList(t *testing.T) {
 						hi = math.MaxUint64 // a window past every entry
 					}
 					limit := r.IntN(3) * 40
-					var want, got []*recentItem
+					var want, got []uint32
 					for i := len(ref) - 1; i >= 0; i-- {
-						if it := ref[i]; it.published >= lo && it.published <= hi && (limit == 0 || len(want) < limit) {
-							want = append(want, it)
+						if it := items[ref[i]]; it.published >= lo && it.published <= hi && (limit == 0 || len(want) < limit) {
+							want = append(want, ref[i])
 						}
 					}
-					l.each(lo, hi, limit, func(it *recentItem) { got = append(got, it) })
+					l.each(lo, hi, limit, func(slot uint32) { got = append(got, slot) })
 					if !slices.Equal(got, want) {
 						t.Fatalf("step %d: each(%d, %d, %d) gave %d entries, want %d", step, lo, hi, limit, len(got), len(want))
 					}
@@ -98,16 +105,16 @@ func TestRecentList(t *testing.T) {
 				if l.empty() != (len(ref) == 0) {
 					t.Fatalf("step %d: empty() = %v with %d entries", step, l.empty(), len(ref))
 				}
-				var all []*recentItem
+				var all []uint32
 				for ci, c := range l.chunks {
 					if len(c) == 0 || len(c) > recentChunk {
 						t.Fatalf("step %d: chunk %d holds %d entries", step, ci, len(c))
 					}
 					for _, e := range c {
-						if e.published != e.item.published {
-							t.Fatalf("step %d: an entry says %d of an item published %d", step, e.published, e.item.published)
+						if e.published != items[e.slot].published {
+							t.Fatalf("step %d: an entry says %d of an item published %d", step, e.published, items[e.slot].published)
 						}
-						all = append(all, e.item)
+						all = append(all, e.slot)
 					}
 				}
 				if !slices.Equal(all, ref) {
@@ -125,16 +132,18 @@ func TestRecentList(t *testing.T) {
 // loaded and as news arrives, keeps its chunks full.
 func TestRecentListInTimeOrder(t *testing.T) {
 	var l recentList
-	var want []*recentItem
+	var items recentItems
+	var want []uint32
 	for i := range 1000 {
-		it := &recentItem{key: fmt.Sprintf("k%04d", i), published: uint64(1000 + i/3)}
-		if !l.insert(it) {
+		items = append(items, recentItem{key: fmt.Sprintf("k%04d", i), published: uint64(1000 + i/3)})
+		slot := uint32(len(items) - 1)
+		if !l.insert(items, slot) {
 			t.Fatalf("insert %d refused", i)
 		}
-		want = append(want, it)
+		want = append(want, slot)
 	}
-	var got []*recentItem
-	l.all(func(it *recentItem) { got = append(got, it) })
+	var got []uint32
+	l.all(func(e recentEntry) { got = append(got, e.slot) })
 	if !slices.Equal(got, want) {
 		t.Fatalf("the list holds %d entries, want the %d inserted in order", len(got), len(want))
 	}
