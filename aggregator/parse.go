@@ -7,6 +7,7 @@ package aggregator
 
 import (
 	"bytes"
+	"encoding/json"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -170,8 +171,10 @@ func parseAtom(body []byte, feedURL string) (*ParsedFeed, error) {
 }
 
 func parseJSON(body []byte, feedURL string) (*ParsedFeed, error) {
-	original, err := (&gofeedjson.Parser{}).Parse(bytes.NewReader(body))
-	if err != nil {
+	// gofeed's JSON parser copies the body into a buffer of its own and
+	// unmarshals that: the same, less a copy of every feed.
+	original := &gofeedjson.Feed{}
+	if err := json.Unmarshal(body, original); err != nil {
 		if parseJSONTruncated(err) {
 			return nil, fmt.Errorf("truncated feed: %w", err)
 		}
