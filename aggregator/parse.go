@@ -740,6 +740,16 @@ func parseDefuseXML(body []byte) ([]byte, error) {
 	)
 	for i := 0; i < len(body); {
 		c := body[i]
+		if parsePlainXML[c] {
+			// Most of a feed: a run that needs no look is copied whole.
+			j := i + 1
+			for j < len(body) && parsePlainXML[body[j]] {
+				j++
+			}
+			out = append(out, body[i:j]...)
+			i = j
+			continue
+		}
 		switch {
 		case c == '<' && (bytes.HasPrefix(body[i:], []byte("<![CDATA[")) || bytes.HasPrefix(body[i:], []byte("<!--"))):
 			// Literal text: references are not references here.
@@ -814,6 +824,17 @@ func parseDefuseXML(body []byte) ([]byte, error) {
 	}
 	return out, nil
 }
+
+// parsePlainXML marks the bytes parseDefuseXML copies as they are,
+// whatever surrounds them: ASCII characters XML allows (and '\r'), but
+// for the '<' and '&' it must look at.
+var parsePlainXML = func() (plain [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		plain[c] = c != '<' && c != '&'
+	}
+	plain['\t'], plain['\n'], plain['\r'] = true, true, true
+	return plain
+}()
 
 // parseMaxUnclosed is how many open elements an end tag looks through for
 // its start tag: enough for HTML left unclosed inside a feed, and a bound
