@@ -257,6 +257,8 @@ func (ix *recentIndex) trim(horizon uint64) {
 	}
 	trimRecent(ix.titles, horizon)
 	trimRecent(ix.bands, horizon)
+	// The table keeps its length (40 bytes a slot): the slots freed here
+	// are taken again by the items that follow.
 	for slot := range ix.items {
 		if it := &ix.items[slot]; it.key != "" && it.published < horizon {
 			it.refs = 0
