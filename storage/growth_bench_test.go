@@ -46,131 +46,217 @@ func growthSourceNames() []aggregator.Source {
 
 // BenchmarkIngestGrowth stores 50-item feeds of new items, with story
 // merging and fsync, into stores of 10,000 and (opt-in) 1,000,000 items
-// spread over 30 days from 200 sources. Items are prepared (story tokens
-// and keys) outside SaveFeed, as the poller does; ns/item is the SaveFeed
-// cost alone — the part that could grow with the store — and
-// prepare-ns/item the preparation. Goal: ns/item at 1,000,000 ≤ 1.2× that
-// at 10,000. The store's pages are in the page cache (it was just built or
-// copied), and a first, untimed feed has loaded the in-memory story index
-// (its time is logged): this is the steady state of a running daemon,
-// not a cold one.
+// from 200 sources. Items are prepared (story tokens and keys) outside
+// SaveFeed, as the poller does; ns/item is the SaveFeed cost alone — the
+// part that could grow with the store — and prepare-ns/item the
+// preparation. Goal: ns/item at 1,000,000 ≤ 1.2× that at 10,000. The
+// store's pages are in the page cache (it was just built or copied), and
+// a first, untimed feed has loaded the in-memory story index (its time is
+// logged): this is the steady state of a running daemon, not a cold one.
+//
+// Two ways the stores were filled:
+//
+//   - "rate": at the same rate whatever their size, 5,000 items a day (the
+//     200 sources publishing 25 each), so a large store is an old one:
+//     10,000 items span 2 days and 1,000,000 span 200. An item's merge
+//     window (StoryWindow either side) holds about as many items in both,
+//     so the comparison is of the store's size alone. This is how a
+//     daemon's store grows.
+//   - "span": over the same 30 days whatever their size, so a large store
+//     is also a dense one: the merge window holds 100 times as many items
+//     at 1,000,000 as at 10,000. It measures a hundredfold ingest rate as
+//     much as a hundredfold store.
 //
 // Two arrivals: "recent", new items published in the last day, as news
-// arrives; and "backlog", new items published at random over the 30
-// days, as when sources with long histories are added (every item's
+// arrives; and "backlog", new items published at random over the store's
+// span, as when sources with long histories are added (every item's
 // merge window is then anywhere in the store).
 func BenchmarkIngestGrowth(b *testing.B) {
-	ctx := context.Background()
 	vocab := benchstore.Vocabulary()
 	srcs := growthSourceNames()
 	m := aggregator.NewStoryMerger(srcs)
-	arrivals := []struct {
-		name string
-		span time.Duration
-	}{{"recent", 24 * time.Hour}, {"backlog", 30 * 24 * time.Hour}}
-	for _, size := range benchstore.Sizes(b) {
-		for _, arrival := range arrivals {
-			path := growthStore(b, size, srcs, vocab, m)
-			db, err := Open(path, Options{Now: func() time.Time { return t0 }})
-			if err != nil {
+	for _, fill := range growthFills {
+		// A level of its own, so that -bench IngestGrowth/fill=rate
+		// does not set up the other fill's stores.
+		b.Run("fill="+fill.name, func(b *testing.B) {
+			for _, size := range benchstore.Sizes(b) {
+				arrivals := []growthArrival{{"recent", 24 * time.Hour}, {"backlog", fill.span(size)}}
+				for _, arrival := range arrivals {
+					benchIngestGrowth(b, fill, size, arrival, srcs, vocab, m)
+				}
+			}
+		})
+	}
+}
+
+// growthFill is how a growth store was filled: span is the time its
+// items were published over, for its size.
+type growthFill struct {
+	name string
+	span func(size int) time.Duration
+}
+
+// growthDailyItems is the rate of the "rate" fill.
+const growthDailyItems = 5000
+
+var growthFills = []growthFill{
+	{"rate", func(size int) time.Duration { return time.Duration(size) * (24 * time.Hour / growthDailyItems) }},
+	{"span", func(int) time.Duration { return 30 * 24 * time.Hour }},
+}
+
+// growthArrival is when the measured feeds' items were published: at
+// random over the span before t0.
+type growthArrival struct {
+	name string
+	span time.Duration
+}
+
+// benchIngestGrowth measures the arrival's feeds into a store of size
+// items. The store is kept within a tenth of its size: once the measured
+// feeds have added that many items, a fresh copy replaces it (untimed).
+// Otherwise a run of 200 feeds (10,000 items) would double a store of
+// 10,000, and measure a store of 20,000.
+func benchIngestGrowth(b *testing.B, fill growthFill, size int, arrival growthArrival,
+	srcs []aggregator.Source, vocab []string, m *aggregator.StoryMerger) {
+	ctx := context.Background()
+	// Item numbers above any the set-up used, never reused when -count
+	// runs the sub-benchmark again or a fresh copy replaces the store.
+	next := size
+	var db *DB
+	var path, pristine string
+	dir := b.TempDir()
+	copies, added := 0, 0
+	cached := os.Getenv("TRIBUTARY_BENCH_CACHE") != ""
+	// fresh is called with the b running: the set-up's or a sub-benchmark's.
+	fresh := func(b *testing.B, logged bool) {
+		if db != nil {
+			if err := db.Close(); err != nil {
 				b.Fatal(err)
 			}
-			// Not openAt: its consistency check of a million items would
-			// take longer than the benchmark.
-			b.Cleanup(func() { db.Close() })
-			db.bolt.NoSync = false
+			if err := os.Remove(path); err != nil {
+				b.Fatal(err)
+			}
+		}
+		copies++
+		path = filepath.Join(dir, fmt.Sprintf("growth-%d.db", copies))
+		if cached {
+			growthStore(b, path, fill, size, srcs, vocab, m)
+		} else {
+			// Built once, here, and copied.
+			if pristine == "" {
+				pristine = filepath.Join(dir, "pristine.db")
+				growthStore(b, pristine, fill, size, srcs, vocab, m)
+			}
+			if err := benchstore.CopyFile(path, pristine); err != nil {
+				b.Fatal(err)
+			}
+		}
+		var err error
+		db, err = Open(path, Options{Now: func() time.Time { return t0 }})
+		if err != nil {
+			b.Fatal(err)
+		}
+		// Not openAt: its consistency check of a million items would
+		// take longer than the benchmark.
+		db.bolt.NoSync = false
+		added = 0
+
+		// The first merge after opening loads the in-memory story index
+		// (and an item older than it extends it back): a cost once per
+		// start, not per item, which the first feed pays. That feed
+		// holds the oldest item the arrival can bring, so the timed
+		// saves see the index as a running daemon has it.
+		warm := []aggregator.Item{
+			benchItem(rand.New(rand.NewPCG(4, uint64(size))), vocab, srcs[0].Name, next, t0.Add(-arrival.span)),
+			benchItem(rand.New(rand.NewPCG(4, uint64(size)+1)), vocab, srcs[0].Name, next+1, t0),
+		}
+		next += len(warm)
+		for i := range warm {
+			m.Prepare(&warm[i])
+		}
+		up := feed(srcs[0].Name, warm...)
+		up.Cluster = m.Cluster
+		start := time.Now()
+		if _, err := db.SaveFeed(ctx, up); err != nil {
+			b.Fatal(err)
+		}
+		if logged {
 			fi, err := os.Stat(path)
 			if err != nil {
 				b.Fatal(err)
 			}
-			b.Logf("store=%d: file %.1f MiB", size, float64(fi.Size())/(1<<20))
-			// Item numbers above any the set-up used, never reused when
-			// -count runs the sub-benchmark again on the same store.
-			next := size
-			seed := uint64(0)
-
-			// The first merge after opening loads the in-memory story
-			// index (and an item older than it extends it back): a cost
-			// once per start, not per item, which the first feed pays.
-			// That feed holds the oldest item the arrival can bring, so
-			// the timed saves see the index as a running daemon has it.
-			warm := []aggregator.Item{
-				benchItem(rand.New(rand.NewPCG(4, uint64(size))), vocab, srcs[0].Name, next, t0.Add(-arrival.span)),
-				benchItem(rand.New(rand.NewPCG(4, uint64(size)+1)), vocab, srcs[0].Name, next+1, t0),
-			}
-			next += len(warm)
-			for i := range warm {
-				m.Prepare(&warm[i])
-			}
-			up := feed(srcs[0].Name, warm...)
-			up.Cluster = m.Cluster
-			start := time.Now()
-			if _, err := db.SaveFeed(ctx, up); err != nil {
-				b.Fatal(err)
-			}
-			b.Logf("store=%d/arrival=%s: first save, loading the story index, %.0f ms", size, arrival.name,
-				float64(time.Since(start).Microseconds())/1000)
-
-			b.Run(fmt.Sprintf("store=%d/arrival=%s", size, arrival.name), func(b *testing.B) {
-				seed++
-				r := rand.New(rand.NewPCG(5+seed, uint64(size)))
-				var prepare, save time.Duration
-				round, items := 0, 0
-				for b.Loop() {
-					b.StopTimer()
-					src := srcs[round%len(srcs)].Name
-					feedItems := make([]aggregator.Item, growthFeed)
-					for i := range feedItems {
-						feedItems[i] = benchItem(r, vocab, src, next, t0.Add(-time.Duration(r.Int64N(int64(arrival.span)))))
-						next++
-					}
-					start := time.Now()
-					for i := range feedItems {
-						m.Prepare(&feedItems[i])
-					}
-					prepare += time.Since(start)
-					up := feed(src, feedItems...)
-					up.Cluster = m.Cluster
-					b.StartTimer()
-
-					start = time.Now()
-					res, err := db.SaveFeed(ctx, up)
-					save += time.Since(start)
-					if err != nil {
-						b.Fatal(err)
-					}
-					if res.New != growthFeed {
-						b.Fatalf("round %d: %d new items, want %d", round, res.New, growthFeed)
-					}
-					round++
-					items += growthFeed
-				}
-				b.ReportMetric(float64(save.Nanoseconds())/float64(items), "ns/item")
-				b.ReportMetric(float64(prepare.Nanoseconds())/float64(items), "prepare-ns/item")
-			})
+			b.Logf("fill=%s/store=%d/arrival=%s: file %.1f MiB; first save, loading the story index, %.0f ms",
+				fill.name, size, arrival.name, float64(fi.Size())/(1<<20), float64(time.Since(start).Microseconds())/1000)
 		}
 	}
+	fresh(b, true)
+	b.Cleanup(func() { db.Close() })
+	seed := uint64(0)
+
+	b.Run(fmt.Sprintf("store=%d/arrival=%s", size, arrival.name), func(b *testing.B) {
+		seed++
+		r := rand.New(rand.NewPCG(5+seed, uint64(size)))
+		var prepare, save time.Duration
+		round, items := 0, 0
+		for b.Loop() {
+			b.StopTimer()
+			if added+growthFeed > size/10 {
+				fresh(b, false)
+			}
+			src := srcs[round%len(srcs)].Name
+			feedItems := make([]aggregator.Item, growthFeed)
+			for i := range feedItems {
+				feedItems[i] = benchItem(r, vocab, src, next, t0.Add(-time.Duration(r.Int64N(int64(arrival.span)))))
+				next++
+			}
+			start := time.Now()
+			for i := range feedItems {
+				m.Prepare(&feedItems[i])
+			}
+			prepare += time.Since(start)
+			up := feed(src, feedItems...)
+			up.Cluster = m.Cluster
+			b.StartTimer()
+
+			start = time.Now()
+			res, err := db.SaveFeed(ctx, up)
+			save += time.Since(start)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if res.New != growthFeed {
+				b.Fatalf("round %d: %d new items, want %d", round, res.New, growthFeed)
+			}
+			round++
+			items += growthFeed
+			added += growthFeed
+		}
+		b.ReportMetric(float64(save.Nanoseconds())/float64(items), "ns/item")
+		b.ReportMetric(float64(prepare.Nanoseconds())/float64(items), "prepare-ns/item")
+	})
 }
 
-// growthStore returns the path of a fresh copy of a store of size items
-// (see benchstore.Store).
-func growthStore(b *testing.B, size int, srcs []aggregator.Source, vocab []string, m *aggregator.StoryMerger) string {
+// growthStore puts at path a fresh copy of a store of size items filled as
+// fill says (see benchstore.Store).
+func growthStore(b *testing.B, path string, fill growthFill, size int, srcs []aggregator.Source, vocab []string, m *aggregator.StoryMerger) {
 	b.Helper()
-	path := filepath.Join(b.TempDir(), "growth.db")
-	benchstore.Store(b, "storage-growth-"+growthStoreVersion, size, path, func(p string) {
-		buildGrowthStore(b, p, size, srcs, vocab, m)
+	name := "storage-growth-" + growthStoreVersion
+	if fill.name != "span" {
+		name += "-" + fill.name // the span stores keep their cached name
+	}
+	benchstore.Store(b, name, size, path, func(p string) {
+		buildGrowthStore(b, p, size, fill.span(size), srcs, vocab, m)
 	})
-	return path
 }
 
 // buildGrowthStore writes a store of size items at path: feeds of up to
 // 2,000 items taking turns among the sources (every source gets some),
-// published over the 30 days before t0, prepared and indexed as the
+// published over the span before t0, prepared and indexed as the
 // poller stores them (every item a story of its own: merging is not what
 // the set-up is for). Items are generated and prepared in a goroutine of
 // their own while the previous batch is saved, and the set-up commits
 // without fsync.
-func buildGrowthStore(b *testing.B, path string, size int, srcs []aggregator.Source, vocab []string, m *aggregator.StoryMerger) {
+func buildGrowthStore(b *testing.B, path string, size int, span time.Duration, srcs []aggregator.Source, vocab []string, m *aggregator.StoryMerger) {
 	b.Helper()
 	start := time.Now()
 	ctx := context.Background()
@@ -179,7 +265,6 @@ func buildGrowthStore(b *testing.B, path string, size int, srcs []aggregator.Sou
 		b.Fatal(err)
 	}
 	db.bolt.NoSync = true
-	span := 30 * 24 * time.Hour
 
 	type batch struct {
 		src   string

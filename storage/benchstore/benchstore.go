@@ -73,16 +73,16 @@ func Store(tb testing.TB, name string, size int, dst string, build func(path str
 		cached = true
 		tb.Logf("store=%d: copied from %s", size, kept)
 	}
-	if err := copyFile(dst, kept); err != nil {
+	if err := CopyFile(dst, kept); err != nil {
 		tb.Fatal(err)
 	}
 	return cached
 }
 
-// copyFile copies the file src to a new file dst, synced: otherwise the
+// CopyFile copies the file src to a new file dst, synced: otherwise the
 // first commit a benchmark times would write out the whole copy (the
 // store's fdatasync flushes every dirty page of its file).
-func copyFile(dst, src string) (err error) {
+func CopyFile(dst, src string) (err error) {
 	in, err := os.Open(src)
 	if err != nil {
 		return err
