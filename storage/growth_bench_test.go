@@ -82,7 +82,9 @@ func BenchmarkIngestGrowth(b *testing.B) {
 			for _, size := range benchstore.Sizes(b) {
 				arrivals := []growthArrival{{"recent", 24 * time.Hour}, {"backlog", fill.span(size)}}
 				for _, arrival := range arrivals {
-					benchIngestGrowth(b, fill, size, arrival, srcs, vocab, m)
+					b.Run(fmt.Sprintf("store=%d/arrival=%s", size, arrival.name), func(b *testing.B) {
+						benchIngestGrowth(b, fill, size, arrival, srcs, vocab, m)
+					})
 				}
 			}
 		})
@@ -111,24 +113,24 @@ type growthArrival struct {
 	span time.Duration
 }
 
-// benchIngestGrowth measures the arrival's feeds into a store of size
-// items. The store is kept within a tenth of its size: once the measured
-// feeds have added that many items, a fresh copy replaces it (untimed).
-// Otherwise a run of 200 feeds (10,000 items) would double a store of
-// 10,000, and measure a store of 20,000.
+// benchIngestGrowth measures the arrival's feeds into a fresh copy of a
+// store of size items. Its set-up runs once per -count, before b.Loop
+// starts the timer. The store is kept within a tenth of its size: once
+// the measured feeds have added that many items, a fresh copy replaces
+// it (untimed). Otherwise a run of 200 feeds (10,000 items) would double
+// a store of 10,000, and measure a store of 20,000.
 func benchIngestGrowth(b *testing.B, fill growthFill, size int, arrival growthArrival,
 	srcs []aggregator.Source, vocab []string, m *aggregator.StoryMerger) {
 	ctx := context.Background()
-	// Item numbers above any the set-up used, never reused when -count
-	// runs the sub-benchmark again or a fresh copy replaces the store.
+	// Item numbers above any the set-up used, never reused when a fresh
+	// copy replaces the store.
 	next := size
 	var db *DB
 	var path, pristine string
 	dir := b.TempDir()
 	copies, added := 0, 0
 	cached := os.Getenv("TRIBUTARY_BENCH_CACHE") != ""
-	// fresh is called with the b running: the set-up's or a sub-benchmark's.
-	fresh := func(b *testing.B, logged bool) {
+	fresh := func(logged bool) {
 		if db != nil {
 			if err := db.Close(); err != nil {
 				b.Fatal(err)
@@ -189,51 +191,47 @@ func benchIngestGrowth(b *testing.B, fill growthFill, size int, arrival growthAr
 				fill.name, size, arrival.name, float64(fi.Size())/(1<<20), float64(time.Since(start).Microseconds())/1000)
 		}
 	}
-	fresh(b, true)
+	fresh(true)
 	b.Cleanup(func() { db.Close() })
-	seed := uint64(0)
 
-	b.Run(fmt.Sprintf("store=%d/arrival=%s", size, arrival.name), func(b *testing.B) {
-		seed++
-		r := rand.New(rand.NewPCG(5+seed, uint64(size)))
-		var prepare, save time.Duration
-		round, items := 0, 0
-		for b.Loop() {
-			b.StopTimer()
-			if added+growthFeed > size/10 {
-				fresh(b, false)
-			}
-			src := srcs[round%len(srcs)].Name
-			feedItems := make([]aggregator.Item, growthFeed)
-			for i := range feedItems {
-				feedItems[i] = benchItem(r, vocab, src, next, t0.Add(-time.Duration(r.Int64N(int64(arrival.span)))))
-				next++
-			}
-			start := time.Now()
-			for i := range feedItems {
-				m.Prepare(&feedItems[i])
-			}
-			prepare += time.Since(start)
-			up := feed(src, feedItems...)
-			up.Cluster = m.Cluster
-			b.StartTimer()
-
-			start = time.Now()
-			res, err := db.SaveFeed(ctx, up)
-			save += time.Since(start)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if res.New != growthFeed {
-				b.Fatalf("round %d: %d new items, want %d", round, res.New, growthFeed)
-			}
-			round++
-			items += growthFeed
-			added += growthFeed
+	r := rand.New(rand.NewPCG(5, uint64(size)))
+	var prepare, save time.Duration
+	round, items := 0, 0
+	for b.Loop() {
+		b.StopTimer()
+		if added+growthFeed > size/10 {
+			fresh(false)
 		}
-		b.ReportMetric(float64(save.Nanoseconds())/float64(items), "ns/item")
-		b.ReportMetric(float64(prepare.Nanoseconds())/float64(items), "prepare-ns/item")
-	})
+		src := srcs[round%len(srcs)].Name
+		feedItems := make([]aggregator.Item, growthFeed)
+		for i := range feedItems {
+			feedItems[i] = benchItem(r, vocab, src, next, t0.Add(-time.Duration(r.Int64N(int64(arrival.span)))))
+			next++
+		}
+		start := time.Now()
+		for i := range feedItems {
+			m.Prepare(&feedItems[i])
+		}
+		prepare += time.Since(start)
+		up := feed(src, feedItems...)
+		up.Cluster = m.Cluster
+		b.StartTimer()
+
+		start = time.Now()
+		res, err := db.SaveFeed(ctx, up)
+		save += time.Since(start)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if res.New != growthFeed {
+			b.Fatalf("round %d: %d new items, want %d", round, res.New, growthFeed)
+		}
+		round++
+		items += growthFeed
+		added += growthFeed
+	}
+	b.ReportMetric(float64(save.Nanoseconds())/float64(items), "ns/item")
+	b.ReportMetric(float64(prepare.Nanoseconds())/float64(items), "prepare-ns/item")
 }
 
 // growthStore puts at path a fresh copy of a store of size items filled as
