@@ -42,6 +42,10 @@ Common flags: --log-level debug|info|warn|error (default info), --log-format tex
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if len(os.Args) < 2 || os.Args[1] != "run" {
+		// Every command but the daemon exits when done.
+		relaxGCWhileSmall()
+	}
 	os.Exit(Execute(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
 
