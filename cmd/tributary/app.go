@@ -250,10 +250,13 @@ func (a *App) Addr() net.Addr {
 }
 
 // PollAll polls the given sources once, at most fetch.concurrency at a
-// time, and reports each result as it comes.
+// time, and reports each result as it comes. It is the poll command's: its
+// polls are not recorded in Metrics, which no one scrapes in a process
+// that exits when they are done (recording them, series by series for the
+// first time, cost a warm poll of 2,000 sources 5 ms of CPU). The
+// scheduler's polls are recorded.
 func (a *App) PollAll(ctx context.Context, sources []aggregator.Source, report func(aggregator.PollResult)) {
 	a.pipeline().poller.PollAll(ctx, sources, func(res aggregator.PollResult) {
-		a.Metrics.ObservePoll(res)
 		a.Handler.Invalidate(res.ChangedTopics...)
 		report(res)
 	})
