@@ -114,8 +114,8 @@ type growthArrival struct {
 }
 
 // benchIngestGrowth measures the arrival's feeds into a fresh copy of a
-// store of size items. Its set-up runs once per -count, before b.Loop
-// starts the timer. The store is kept within a tenth of its size: once
+// store of size items. Its set-up runs once per run (-count runs it
+// again on a fresh copy), before b.Loop starts the timer. The store is kept within a tenth of its size: once
 // the measured feeds have added that many items, a fresh copy replaces
 // it (untimed). Otherwise a run of 200 feeds (10,000 items) would double
 // a store of 10,000, and measure a store of 20,000.
@@ -129,7 +129,7 @@ func benchIngestGrowth(b *testing.B, fill growthFill, size int, arrival growthAr
 	var path, pristine string
 	dir := b.TempDir()
 	copies, added := 0, 0
-	cached := os.Getenv("TRIBUTARY_BENCH_CACHE") != ""
+	cached := benchstore.CacheDir() != ""
 	fresh := func(logged bool) {
 		if db != nil {
 			if err := db.Close(); err != nil {
@@ -142,7 +142,7 @@ func benchIngestGrowth(b *testing.B, fill growthFill, size int, arrival growthAr
 		copies++
 		path = filepath.Join(dir, fmt.Sprintf("growth-%d.db", copies))
 		if cached {
-			growthStore(b, path, fill, size, srcs, vocab, m)
+			growthStore(b, path, fill, size, srcs, vocab, m) // a copy of the kept store
 		} else {
 			// Built once, here, and copied.
 			if pristine == "" {

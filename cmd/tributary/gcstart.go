@@ -13,9 +13,9 @@ import (
 // A warm poll of 2,000 sources allocates about 27 MB while its live heap
 // stays under 5 MB. Go's collector starts with a 4 MB heap goal and sets
 // each next one at twice the live heap, so such a poll ran 9 collections
-// in 0.15 s, each scanning the stacks of the hundreds of goroutines
-// waiting on fetches and commits. A process that exits within a second
-// gains little from keeping its heap that small.
+// in 0.15 s, while hundreds of goroutines waited on fetches and commits.
+// A process that exits within a second gains little from keeping its
+// heap that small.
 //
 // So, like the Go compiler (cmd/compile's AdjustStartingHeap), a one-shot
 // command starts with a higher GOGC, which also raises the collector's

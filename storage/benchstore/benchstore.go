@@ -47,7 +47,7 @@ func Sizes(tb testing.TB) []int {
 // whenever build does. It reports whether dst came from the cache.
 func Store(tb testing.TB, name string, size int, dst string, build func(path string)) (cached bool) {
 	tb.Helper()
-	dir := os.Getenv("TRIBUTARY_BENCH_CACHE")
+	dir := CacheDir()
 	if dir == "" {
 		build(dst)
 		return false
@@ -78,6 +78,10 @@ func Store(tb testing.TB, name string, size int, dst string, build func(path str
 	}
 	return cached
 }
+
+// CacheDir is the directory that keeps built stores
+// (TRIBUTARY_BENCH_CACHE), "" when none does.
+func CacheDir() string { return os.Getenv("TRIBUTARY_BENCH_CACHE") }
 
 // CopyFile copies the file src to a new file dst, synced: otherwise the
 // first commit a benchmark times would write out the whole copy (the
