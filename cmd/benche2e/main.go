@@ -59,7 +59,12 @@ type side struct {
 	primes int
 }
 
-type sample struct{ wall, rssKB float64 }
+// sample is one measured poll: its wall time, its peak RSS and the peak of
+// each part of it (see rssParts).
+type sample struct {
+	wall, rssKB float64
+	parts       rssParts
+}
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("benche2e", flag.ContinueOnError)
@@ -205,8 +210,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 					return fmt.Errorf("run %d, %s %s: %w", i+1, s.name, phase, err)
 				}
 				after, _ := farmStats(ctx, base)
-				fmt.Fprintf(stdout, "run %d %-9s %s: %7.3fs  peak RSS %7.1f MB  (farm: %d x 200, %d x 304)\n",
-					i+1, s.name, phase, smp.wall, smp.rssKB/1024, after.OK-before.OK, after.NotModified-before.NotModified)
+				fmt.Fprintf(stdout, "run %d %-9s %s: %7.3fs  peak RSS %7.1f MiB (anon %.1f, file %.1f)  (farm: %d x 200, %d x 304)\n",
+					i+1, s.name, phase, smp.wall, smp.rssKB/1024, smp.parts.anonKB/1024, smp.parts.fileKB/1024,
+					after.OK-before.OK, after.NotModified-before.NotModified)
 				if results[s.name] == nil {
 					results[s.name] = map[string][]sample{}
 				}
@@ -276,15 +282,22 @@ func measure(ctx context.Context, timeBin, work string, s side, stdout io.Writer
 	defer logFile.Close()
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	start := time.Now()
-	err = cmd.Run()
+	if err := cmd.Start(); err != nil {
+		return sample{}, fmt.Errorf("%s: %w", strings.Join(s.cmd(), " "), err)
+	}
+	done := make(chan struct{})
+	peaks := sampleRSS(cmd.Process.Pid, done)
+	err = cmd.Wait()
 	wall := time.Since(start).Seconds()
+	close(done)
+	parts := <-peaks
 	if err != nil {
 		return sample{}, fmt.Errorf("%s: %w (output in %s)", strings.Join(s.cmd(), " "), err, logPath)
 	}
 	if line := lastLine(logPath); line != "" && strings.Contains(line, "failed") {
 		fmt.Fprintf(stdout, "    %s: %s\n", s.name, line)
 	}
-	smp := sample{wall: wall}
+	smp := sample{wall: wall, parts: parts}
 	if timeBin != "" {
 		b, err := os.ReadFile(timeOut)
 		if err != nil {
@@ -330,8 +343,11 @@ func printTable(w io.Writer, sides []side, res map[string]map[string][]sample) {
 	metrics := []metric{
 		{"cold poll wall", "cold", func(s sample) float64 { return s.wall }, "s"},
 		{"warm poll wall", "warm", func(s sample) float64 { return s.wall }, "s"},
-		{"cold peak RSS", "cold", func(s sample) float64 { return s.rssKB / 1024 }, "MB"},
-		{"warm peak RSS", "warm", func(s sample) float64 { return s.rssKB / 1024 }, "MB"},
+		{"cold peak RSS", "cold", func(s sample) float64 { return s.rssKB / 1024 }, "MiB"},
+		// The parts are sampled (see rssParts): the peak of each.
+		{"  peak anon", "cold", func(s sample) float64 { return s.parts.anonKB / 1024 }, "MiB"},
+		{"  peak file", "cold", func(s sample) float64 { return s.parts.fileKB / 1024 }, "MiB"},
+		{"warm peak RSS", "warm", func(s sample) float64 { return s.rssKB / 1024 }, "MiB"},
 	}
 	fmt.Fprintf(w, "\nmedians (%d runs)\n%-16s", len(res[sides[0].name]["cold"]), "")
 	for _, s := range sides {
@@ -352,7 +368,7 @@ func printTable(w io.Writer, sides []side, res map[string]map[string][]sample) {
 				xs = append(xs, m.get(smp))
 			}
 			med[s.name] = median(xs)
-			fmt.Fprintf(w, " %10.3f%-2s", med[s.name], m.unit)
+			fmt.Fprintf(w, " %9.3f%-3s", med[s.name], m.unit)
 		}
 		for _, s := range sides {
 			if s.name != "tributary" && res["tributary"] != nil {
