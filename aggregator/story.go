@@ -402,20 +402,51 @@ func namedTokens(splitter *query.WordSplitter, text string, limit int) (tokens [
 // capital is judged on — and the text after it; ok is false when text
 // holds no field.
 func nextField(text string) (field, rest string, ok bool) {
-	isSeparator := func(r rune) bool {
-		return unicode.IsSpace(r) || r == '-' || r == '–' || r == '—' || r == '/' || r == ','
-	}
-	i := strings.IndexFunc(text, func(r rune) bool { return !isSeparator(r) })
+	i := indexSeparator(text, false)
 	if i < 0 {
 		return "", "", false
 	}
 	text = text[i:]
-	j := strings.IndexFunc(text, isSeparator)
+	j := indexSeparator(text, true)
 	if j < 0 {
 		j = len(text)
 	}
 	return text[:j], text[j:], true
 }
+
+// indexSeparator returns the index of the first rune of text that is a
+// field separator (want true) or is not (want false), or -1. ASCII, most
+// of most text, is classed by table.
+func indexSeparator(text string, want bool) int {
+	for i := 0; i < len(text); {
+		if c := text[i]; c < utf8.RuneSelf {
+			if asciiSeparator[c] == want {
+				return i
+			}
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(text[i:])
+		if isFieldSeparator(r) == want {
+			return i
+		}
+		i += n
+	}
+	return -1
+}
+
+// isFieldSeparator reports whether r separates the fields of a text (see
+// nextField).
+func isFieldSeparator(r rune) bool {
+	return unicode.IsSpace(r) || r == '-' || r == '–' || r == '—' || r == '/' || r == ','
+}
+
+var asciiSeparator = func() (t [utf8.RuneSelf]bool) {
+	for c := range utf8.RuneSelf {
+		t[c] = isFieldSeparator(rune(c))
+	}
+	return t
+}()
 
 // setOf returns the tokens as a set: sorted, without duplicates, in a
 // slice of its own.
