@@ -286,7 +286,7 @@ func measure(ctx context.Context, timeBin, work string, s side, stdout io.Writer
 		return sample{}, fmt.Errorf("%s: %w", strings.Join(s.cmd(), " "), err)
 	}
 	done := make(chan struct{})
-	peaks := sampleRSS(cmd.Process.Pid, done)
+	peaks := sampleRSS(cmd.Process.Pid, timeBin != "", done)
 	err = cmd.Wait()
 	wall := time.Since(start).Seconds()
 	close(done)

@@ -28,18 +28,21 @@ type rssParts struct {
 }
 
 // sampleRSS samples the parts of the resident memory of the process pid
-// runs (pid itself or, when pid is /usr/bin/time, its child) until done is
-// closed, then sends the peaks.
-func sampleRSS(pid int, done <-chan struct{}) <-chan rssParts {
+// runs until done is closed, then sends the peaks: pid itself or, when
+// wrapped (pid is /usr/bin/time), its child.
+func sampleRSS(pid int, wrapped bool, done <-chan struct{}) <-chan rssParts {
 	out := make(chan rssParts, 1)
 	go func() {
 		var peak rssParts
 		tick := time.NewTicker(rssSampleEvery)
 		defer tick.Stop()
 		target := 0
+		if !wrapped {
+			target = pid
+		}
 		for {
 			if target == 0 {
-				target = measuredPID(pid)
+				target = onlyChild(pid)
 			}
 			if target != 0 {
 				if anon, file, ok := readRSSParts(target); ok {
@@ -58,17 +61,9 @@ func sampleRSS(pid int, done <-chan struct{}) <-chan rssParts {
 	return out
 }
 
-// measuredPID returns the process whose memory counts: pid's only child
-// when pid is a wrapper that runs one (/usr/bin/time), else pid; 0 while
-// the wrapper has not started its child yet.
-func measuredPID(pid int) int {
-	comm, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/comm")
-	if err != nil {
-		return 0
-	}
-	if strings.TrimSpace(string(comm)) != "time" {
-		return pid
-	}
+// onlyChild returns the child of pid, a wrapper that runs one command;
+// 0 while it has not started it yet.
+func onlyChild(pid int) int {
 	children, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/task/" + strconv.Itoa(pid) + "/children")
 	if err != nil {
 		return 0

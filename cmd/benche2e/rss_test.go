@@ -1,11 +1,14 @@
 package main
 
 import (
+	"context"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -92,7 +95,7 @@ func TestSampleRSS(t *testing.T) {
 		t.Fatal(err)
 	}
 	done := make(chan struct{})
-	peaks := sampleRSS(cmd.Process.Pid, done)
+	peaks := sampleRSS(cmd.Process.Pid, wrapped, done)
 	err := cmd.Wait()
 	close(done)
 	got := <-peaks
@@ -108,4 +111,47 @@ func TestSampleRSS(t *testing.T) {
 	}
 	t.Logf("wrapped in time: %v; peaks: anon %s KiB, file %s KiB", wrapped,
 		strconv.FormatFloat(got.anonKB, 'f', 0, 64), strconv.FormatFloat(got.fileKB, 'f', 0, 64))
+}
+
+// TestMeasure runs the helper process as a measured poll, under
+// /usr/bin/time when there is one (as run does) and without: the sample
+// has the helper's peak RSS and its parts. A command that cannot start
+// is an error that names it.
+func TestMeasure(t *testing.T) {
+	if _, err := os.Stat("/proc/self/status"); err != nil {
+		t.Skip("no /proc: the RSS parts are read from /proc/PID/status (Linux)")
+	}
+	work := t.TempDir()
+	path := filepath.Join(work, "mapped")
+	if err := os.WriteFile(path, make([]byte, helperFileMiB<<20), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	helper := side{
+		name: "helper",
+		cmd:  func() []string { return []string{os.Args[0], "-test.run=^$"} },
+		env:  []string{"BENCHE2E_RSS_HELPER=" + path},
+	}
+	timeBins := []string{""}
+	if timeBin, err := exec.LookPath("/usr/bin/time"); err == nil {
+		timeBins = append(timeBins, timeBin)
+	}
+	for _, timeBin := range timeBins {
+		smp, err := measure(context.Background(), timeBin, work, helper, io.Discard)
+		if err != nil {
+			t.Fatalf("time %q: %v", timeBin, err)
+		}
+		if smp.parts.anonKB < helperAnonMiB*1024 || smp.parts.fileKB < helperFileMiB*1024 {
+			t.Errorf("time %q: peak parts %+v KiB; the helper touched %d MiB of heap and %d MiB of a mapping",
+				timeBin, smp.parts, helperAnonMiB, helperFileMiB)
+		}
+		if smp.rssKB < (helperAnonMiB+helperFileMiB)*1024 || smp.wall <= 0 {
+			t.Errorf("time %q: peak RSS %.0f KiB, wall %.3fs", timeBin, smp.rssKB, smp.wall)
+		}
+	}
+
+	missing := side{name: "missing", cmd: func() []string { return []string{filepath.Join(work, "no-such-poller")} }}
+	_, err := measure(context.Background(), "", work, missing, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "no-such-poller") {
+		t.Errorf("measure of a missing command: %v, want an error naming it", err)
+	}
 }
