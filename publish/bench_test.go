@@ -452,3 +452,44 @@ func TestDirectRouteLikeMux(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkServeFastHTTP is BenchmarkServeCached for ServeFastHTTP, the
+// daemon's own server: the same requests, answered into a RequestCtx
+// (fasthttp writes the response to the connection afterwards).
+func BenchmarkServeFastHTTP(b *testing.B) {
+	store := newFakeStore()
+	store.setItems("tech", benchItems(50))
+	cfg := testConfig(testBaseURL)
+	cfg.MaxItems = 50
+	h := newTestHandler(b, store, cfg)
+	m, err := metrics.New(prometheus.NewRegistry(), metrics.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	h.SetMetrics(m)
+	const target = "/topics/tech.rss"
+	gzETag := get(b, h, http.MethodGet, target, http.Header{"Accept-Encoding": {"gzip"}}).Header().Get("ETag")
+	tests := []struct {
+		name   string
+		header http.Header
+		want   int
+	}{
+		{"identity", http.Header{"Accept-Encoding": {"identity"}}, http.StatusOK},
+		{"gzip", http.Header{"Accept-Encoding": {"gzip"}}, http.StatusOK},
+		{"304", http.Header{"Accept-Encoding": {"gzip"}, "If-None-Match": {gzETag}}, http.StatusNotModified},
+	}
+	for _, tt := range tests {
+		b.Run(tt.name, func(b *testing.B) {
+			ctx := newFastRequest(http.MethodGet, target, tt.header)
+			b.ReportAllocs()
+			for b.Loop() {
+				ctx.Response.Reset()
+				h.ServeFastHTTP(ctx)
+				if ctx.Response.StatusCode() != tt.want {
+					b.Fatalf("status %d, want %d", ctx.Response.StatusCode(), tt.want)
+				}
+			}
+			b.ReportMetric(float64(len(ctx.Response.Body())), "bytes/response")
+		})
+	}
+}

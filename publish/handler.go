@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/valyala/fasthttp"
 	"html/template"
 	"log/slog"
 	"net/http"
@@ -54,6 +55,9 @@ type Handler struct {
 	san    *sanitizer
 	index  *template.Template
 	mux    *http.ServeMux
+	// slow serves this Handler to fasthttp through its adaptor, for
+	// what ServeFastHTTP does not answer itself.
+	slow fasthttp.RequestHandler
 	// instr is set by SetMetrics; nil serves uninstrumented, /metrics 404.
 	instr atomic.Pointer[instrumentation]
 
@@ -89,6 +93,8 @@ type renderedFeed struct {
 
 	contentType  []string
 	lastModified []string // nil when modTime is zero: no Last-Modified
+	// lastModifiedBytes is lastModified[0] for ServeFastHTTP.
+	lastModifiedBytes []byte
 }
 
 // representation is a feed in one content coding.
@@ -96,6 +102,7 @@ type representation struct {
 	body            []byte
 	etag            string // strong: sha256 of the identity body, "-gz" suffixed for gzip
 	etagHeader      []string
+	etagBytes       []byte // for ServeFastHTTP
 	contentLength   []string
 	contentEncoding []string // nil for identity
 }
@@ -133,6 +140,7 @@ func NewHandler(store Store, cfg Config, logger *slog.Logger) *Handler {
 	mux.HandleFunc("GET /healthz", h.serveHealth)
 	mux.HandleFunc("GET /metrics", h.serveMetrics)
 	h.mux = mux
+	h.slow = newSlowPath(h)
 	return h
 }
 
@@ -177,15 +185,16 @@ func topicFile(r *http.Request) (string, bool) {
 // route to topic feeds wrapped under their label, and the /metrics
 // handler.
 type instrumentation struct {
-	routes  map[string]http.Handler
-	topics  http.Handler
-	metrics http.Handler
+	topicsRecorder *metrics.RouteRecorder // for ServeFastHTTP's own requests
+	routes         map[string]http.Handler
+	topics         http.Handler
+	scrape         http.Handler // /metrics
 }
 
 // SetMetrics makes the handler count and time every request under its
 // route and serve m's registry at /metrics; without it /metrics is 404.
 func (h *Handler) SetMetrics(m *metrics.Metrics) {
-	in := &instrumentation{routes: make(map[string]http.Handler), metrics: m.Handler()}
+	in := &instrumentation{topicsRecorder: m.Recorder(metrics.RouteTopics), routes: make(map[string]http.Handler), scrape: m.Handler()}
 	for _, route := range metrics.Routes() {
 		in.routes[route] = m.Instrument(route, h.mux)
 	}
@@ -226,7 +235,7 @@ func (h *Handler) serveMetrics(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	in.metrics.ServeHTTP(w, r)
+	in.scrape.ServeHTTP(w, r)
 }
 
 // Invalidate drops the cached renders of the named topics; naming none
@@ -365,6 +374,7 @@ func newRenderedFeed(body []byte, contentType string, modTime time.Time) (*rende
 	// As http.ServeContent: no Last-Modified for a zero or Unix-epoch time.
 	if !modTime.IsZero() && !modTime.Equal(time.Unix(0, 0)) {
 		rf.lastModified = []string{modTime.UTC().Format(http.TimeFormat)}
+		rf.lastModifiedBytes = []byte(rf.lastModified[0])
 	}
 	return rf, nil
 }
@@ -374,6 +384,7 @@ func newRepresentation(body []byte, etag, encoding string) representation {
 		body:          body,
 		etag:          etag,
 		etagHeader:    []string{etag},
+		etagBytes:     []byte(etag),
 		contentLength: []string{strconv.Itoa(len(body))},
 	}
 	if encoding != "" {
@@ -386,24 +397,36 @@ func (h *Handler) serveFeed(w http.ResponseWriter, r *http.Request) {
 	h.serveTopicFile(w, r, r.PathValue("file"))
 }
 
+// topicFeed returns the rendered feed that /topics/FILE names, or
+// errUnknownTopic when FILE names no topic or no format.
+func (h *Handler) topicFeed(ctx context.Context, file string) (*renderedFeed, error) {
+	dot := strings.LastIndexByte(file, '.')
+	if dot <= 0 {
+		return nil, errUnknownTopic
+	}
+	f, ok := formatByExt(file[dot+1:])
+	if !ok {
+		return nil, errUnknownTopic
+	}
+	return h.feed(ctx, file[:dot], f)
+}
+
+// representation returns the representation an Accept-Encoding asks for.
+func (rf *renderedFeed) representation(acceptEncoding []string) *representation {
+	if acceptsGzip(acceptEncoding) {
+		return &rf.gzip
+	}
+	return &rf.identity
+}
+
 // serveTopicFile serves /topics/FILE from the cache. The common requests
 // (GET or HEAD, unconditional or with If-None-Match or If-Modified-Since)
 // are answered with the precomputed header values and one Write; requests
 // with a Range or with If-Match, If-Unmodified-Since or If-Range go to
-// http.ServeContent, which implements those.
+// http.ServeContent, which implements those. ServeFastHTTP answers the
+// common requests the same way over fasthttp.
 func (h *Handler) serveTopicFile(w http.ResponseWriter, r *http.Request, file string) {
-	dot := strings.LastIndexByte(file, '.')
-	if dot <= 0 {
-		http.NotFound(w, r)
-		return
-	}
-	f, ok := formatByExt(file[dot+1:])
-	if !ok {
-		http.NotFound(w, r)
-		return
-	}
-	topic := file[:dot]
-	rf, err := h.feed(r.Context(), topic, f)
+	rf, err := h.topicFeed(r.Context(), file)
 	switch {
 	case errors.Is(err, errUnknownTopic):
 		http.NotFound(w, r)
@@ -411,14 +434,11 @@ func (h *Handler) serveTopicFile(w http.ResponseWriter, r *http.Request, file st
 	case err != nil && r.Context().Err() != nil:
 		return // the client went away while waiting
 	case err != nil:
-		h.logger.Error("serve feed", "topic", topic, "format", f.name, "err", err)
+		h.logger.Error("serve feed", "file", file, "err", err)
 		http.Error(w, "internal server error", http.StatusInternalServerError)
 		return
 	}
-	rep := &rf.identity
-	if acceptsGzip(r.Header["Accept-Encoding"]) {
-		rep = &rf.gzip
-	}
+	rep := rf.representation(r.Header["Accept-Encoding"])
 	hd := w.Header()
 	hd["Cache-Control"] = hdrCacheControl
 	if vary := hd["Vary"]; vary != nil {
@@ -435,7 +455,7 @@ func (h *Handler) serveTopicFile(w http.ResponseWriter, r *http.Request, file st
 		http.ServeContent(w, r, "", rf.modTime, bytes.NewReader(rep.body))
 		return
 	}
-	if rf.notModified(r.Header, rep.etag) {
+	if rf.notModified(r.Header["If-None-Match"], r.Header["If-Modified-Since"], rep.etag) {
 		// As http.ServeContent: no Content-* headers, and no
 		// Last-Modified beside the ETag.
 		w.WriteHeader(http.StatusNotModified)
@@ -463,13 +483,14 @@ func needsServeContent(hd http.Header) bool {
 	return hd["Range"] != nil || hd["If-Range"] != nil || hd["If-Match"] != nil || hd["If-Unmodified-Since"] != nil
 }
 
-// notModified evaluates If-None-Match and If-Modified-Since for a GET or
-// HEAD of the representation tagged etag, as http.ServeContent does: an
-// If-None-Match matching by weak comparison, "*" included, means 304; an
-// If-Modified-Since counts only without If-None-Match, and means 304 when
-// the feed has not changed since (to the second).
-func (rf *renderedFeed) notModified(hd http.Header, etag string) bool {
-	if inm := hd["If-None-Match"]; !allBlank(inm) {
+// notModified evaluates the values of If-None-Match (inm) and
+// If-Modified-Since (ims) for a GET or HEAD of the representation tagged
+// etag, as http.ServeContent does: an If-None-Match matching by weak
+// comparison, "*" included, means 304; an If-Modified-Since counts only
+// without If-None-Match, and means 304 when the feed has not changed since
+// (to the second).
+func (rf *renderedFeed) notModified(inm, ims []string, etag string) bool {
+	if !allBlank(inm) {
 		for _, list := range inm {
 			if list == etag || etagListMatches(list, etag) {
 				return true
@@ -477,7 +498,6 @@ func (rf *renderedFeed) notModified(hd http.Header, etag string) bool {
 		}
 		return false
 	}
-	ims := hd["If-Modified-Since"]
 	if len(ims) == 0 || ims[0] == "" || rf.lastModified == nil {
 		return false
 	}

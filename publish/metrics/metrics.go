@@ -14,7 +14,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -274,6 +276,57 @@ func (m *Metrics) Instrument(route string, h http.Handler) http.Handler {
 	l := prometheus.Labels{"route": route}
 	return promhttp.InstrumentHandlerCounter(m.requests.MustCurryWith(l),
 		promhttp.InstrumentHandlerDuration(m.reqDuration.MustCurryWith(l), h))
+}
+
+// RouteRecorder counts and times the requests of one route that are
+// served without an Instrument'ed handler, as Instrument would have. It
+// keeps the series of the commonest codes once they exist, so recording
+// one of those looks nothing up; like Instrument, it makes no series
+// before its first request.
+type RouteRecorder struct {
+	m        *Metrics
+	route    string
+	duration atomic.Pointer[prometheus.Observer]
+	ok       atomic.Pointer[prometheus.Counter] // 200
+	notMod   atomic.Pointer[prometheus.Counter] // 304
+}
+
+// Recorder returns a RouteRecorder for route (RouteOther if it is not one
+// of Routes).
+func (m *Metrics) Recorder(route string) *RouteRecorder {
+	if !knownRoute(route) {
+		route = RouteOther
+	}
+	return &RouteRecorder{m: m, route: route}
+}
+
+// Observe records one request answered with code after d.
+func (r *RouteRecorder) Observe(code int, d time.Duration) {
+	switch code {
+	case http.StatusOK:
+		r.counter(&r.ok, code).Inc()
+	case http.StatusNotModified:
+		r.counter(&r.notMod, code).Inc()
+	default:
+		r.m.requests.WithLabelValues(r.route, strconv.Itoa(code)).Inc()
+	}
+	o := r.duration.Load()
+	if o == nil {
+		obs := r.m.reqDuration.WithLabelValues(r.route)
+		o = &obs
+		r.duration.Store(o)
+	}
+	(*o).Observe(d.Seconds())
+}
+
+// counter returns the series of code, kept in slot.
+func (r *RouteRecorder) counter(slot *atomic.Pointer[prometheus.Counter], code int) prometheus.Counter {
+	if c := slot.Load(); c != nil {
+		return *c
+	}
+	c := r.m.requests.WithLabelValues(r.route, strconv.Itoa(code))
+	slot.Store(&c)
+	return c
 }
 
 // Handler serves the registry New was given in the Prometheus text (or

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/valyala/fasthttp"
 
 	"github.com/tributary-news/tributary/aggregator"
 	"github.com/tributary-news/tributary/publish"
@@ -221,6 +223,22 @@ func serve(h http.Handler, method, target string) *httptest.ResponseRecorder {
 	return rec
 }
 
+// serveFast serves one request through h's fasthttp side and returns
+// its status.
+func serveFast(h *publish.Handler, method, target string) int {
+	var req fasthttp.Request
+	req.Header.SetMethod(method)
+	req.SetRequestURI(target)
+	req.Header.SetHost("feeds.example")
+	var ctx fasthttp.RequestCtx
+	ctx.Init(&req, &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 50000}, nil)
+	h.ServeFastHTTP(&ctx)
+	return ctx.Response.StatusCode()
+}
+
+// TestHandlerRoutes counts each request once under its route, served by
+// net/http (ServeHTTP) or by fasthttp (ServeFastHTTP: topic feeds on its
+// own path, the rest through ServeHTTP).
 func TestHandlerRoutes(t *testing.T) {
 	tests := []struct {
 		method, path string
@@ -241,25 +259,34 @@ func TestHandlerRoutes(t *testing.T) {
 		{"GET", "/nope", "other", 404},
 		{"GET", "/topics//tech.rss", "/topics", 307}, // the mux redirects to the clean path
 	}
-	for _, tt := range tests {
-		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
-			m, reg := newMetrics(t, metrics.Options{})
-			h := handler(m)
-			if rec := serve(h, tt.method, tt.path); rec.Code != tt.code {
-				t.Fatalf("status %d, want %d", rec.Code, tt.code)
-			}
-			want := fmt.Sprintf(`
+	transports := []struct {
+		name  string
+		serve func(h *publish.Handler, method, target string) int
+	}{
+		{"net/http", func(h *publish.Handler, method, target string) int { return serve(h, method, target).Code }},
+		{"fasthttp", serveFast},
+	}
+	for _, tr := range transports {
+		for _, tt := range tests {
+			t.Run(tr.name+" "+tt.method+" "+tt.path, func(t *testing.T) {
+				m, reg := newMetrics(t, metrics.Options{})
+				h := handler(m)
+				if code := tr.serve(h, tt.method, tt.path); code != tt.code {
+					t.Fatalf("status %d, want %d", code, tt.code)
+				}
+				want := fmt.Sprintf(`
 # HELP tributary_http_requests_total HTTP requests served, by route and status code.
 # TYPE tributary_http_requests_total counter
 tributary_http_requests_total{code="%d",route=%q} 1
 `, tt.code, tt.route)
-			if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "tributary_http_requests_total"); err != nil {
-				t.Error(err)
-			}
-			if got := histogramCount(t, reg, "tributary_http_request_duration_seconds", "route", tt.route); got != 1 {
-				t.Errorf("request duration observations = %d, want 1", got)
-			}
-		})
+				if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "tributary_http_requests_total"); err != nil {
+					t.Error(err)
+				}
+				if got := histogramCount(t, reg, "tributary_http_request_duration_seconds", "route", tt.route); got != 1 {
+					t.Errorf("request duration observations = %d, want 1", got)
+				}
+			})
+		}
 	}
 }
 

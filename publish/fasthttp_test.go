@@ -1,0 +1,253 @@
+package publish
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"maps"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/tributary-news/tributary/aggregator"
+)
+
+// newFastRequest is a request as fasthttp's server hands it to a handler.
+func newFastRequest(method, target string, header http.Header) *fasthttp.RequestCtx {
+	var req fasthttp.Request
+	req.Header.SetMethod(method)
+	req.SetRequestURI(target)
+	req.Header.SetHost("example.org")
+	for k, vs := range header {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
+	ctx := &fasthttp.RequestCtx{}
+	ctx.Init(&req, &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 50000}, nil)
+	return ctx
+}
+
+// startServer serves h with a Server on a loopback port until the test
+// ends, and returns its base URL.
+func startServer(t *testing.T, h *Handler, opts ServerOptions) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := NewServer(h, opts, nil)
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		if err := <-done; err != nil {
+			t.Errorf("Serve after Shutdown: %v", err)
+		}
+	})
+	return "http://" + ln.Addr().String()
+}
+
+// rawClient sends requests as given: no compression of its own, no
+// redirects followed.
+var rawClient = &http.Client{
+	Transport:     &http.Transport{DisableCompression: true},
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	Timeout:       10 * time.Second,
+}
+
+type wireResponse struct {
+	status  int
+	header  http.Header
+	body    []byte
+	chunked bool
+}
+
+func send(t *testing.T, method, url string, header http.Header) wireResponse {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, vs := range header {
+		req.Header[k] = vs
+	}
+	resp, err := rawClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return wireResponse{status: resp.StatusCode, header: resp.Header, body: body, chunked: slices.Contains(resp.TransferEncoding, "chunked")}
+}
+
+// TestServerMatchesNetHTTP sends the same requests to the Handler served
+// by net/http and by Server — topic feeds through ServeFastHTTP's own
+// path, everything else through the adaptor — and wants the same status,
+// headers (but Date) and bytes from both.
+func TestServerMatchesNetHTTP(t *testing.T) {
+	h := newTestHandler(t, fixtureStore(), testConfig(testBaseURL))
+	std := httptest.NewServer(h)
+	defer std.Close()
+	fast := startServer(t, h, ServerOptions{ReadTimeout: 5 * time.Second, MaxHeaderBytes: 16 << 10})
+
+	etag := send(t, "GET", std.URL+"/topics/tech.atom", nil).header.Get("ETag")
+	gzETag := send(t, "GET", std.URL+"/topics/tech.atom", http.Header{"Accept-Encoding": {"gzip"}}).header.Get("ETag")
+	lastMod := send(t, "GET", std.URL+"/topics/tech.atom", nil).header.Get("Last-Modified")
+	if etag == "" || gzETag == "" || lastMod == "" {
+		t.Fatalf("no validators: ETag %q, gzip ETag %q, Last-Modified %q", etag, gzETag, lastMod)
+	}
+	gz := http.Header{"Accept-Encoding": {"gzip, deflate, br"}}
+	with := func(kv ...string) http.Header {
+		hd := http.Header{}
+		for i := 0; i < len(kv); i += 2 {
+			hd[kv[i]] = append(hd[kv[i]], kv[i+1])
+		}
+		return hd
+	}
+	tests := []struct {
+		method, path string
+		header       http.Header
+	}{
+		{"GET", "/topics/tech.rss", nil},
+		{"GET", "/topics/tech.atom", nil},
+		{"GET", "/topics/tech.json", nil},
+		{"GET", "/topics/empty.json", nil},
+		{"GET", "/topics/tech.rss", gz},
+		{"GET", "/topics/tech.atom", gz},
+		{"GET", "/topics/tech.atom?utm_source=reader", gz},
+		{"HEAD", "/topics/tech.atom", nil},
+		{"HEAD", "/topics/tech.atom", gz},
+		{"GET", "/topics/tech.atom", with("Accept-Encoding", "gzip;q=0, *")},
+		{"GET", "/topics/tech.atom", with("Accept-Encoding", "identity", "Accept-Encoding", "gzip")},
+		{"GET", "/topics/tech.atom", with("Accept-Encoding", "br", "Accept-Encoding", "deflate", "Accept-Encoding", "gzip")},
+		{"GET", "/topics/tech.atom", with("If-None-Match", etag)},
+		{"GET", "/topics/tech.atom", with("If-None-Match", "W/"+etag)},
+		{"GET", "/topics/tech.atom", with("If-None-Match", `"other", `+etag)},
+		{"GET", "/topics/tech.atom", with("If-None-Match", `"other"`, "If-None-Match", etag)},
+		{"GET", "/topics/tech.atom", with("If-None-Match", "*")},
+		{"GET", "/topics/tech.atom", with("If-None-Match", `"other"`)},
+		{"GET", "/topics/tech.atom", with("If-None-Match", " ")},
+		{"GET", "/topics/tech.atom", with("Accept-Encoding", "gzip", "If-None-Match", gzETag)},
+		{"HEAD", "/topics/tech.atom", with("Accept-Encoding", "gzip", "If-None-Match", gzETag)},
+		{"GET", "/topics/tech.atom", with("Accept-Encoding", "gzip", "If-None-Match", etag)},
+		{"GET", "/topics/tech.atom", with("If-Modified-Since", lastMod)},
+		{"GET", "/topics/tech.atom", with("If-Modified-Since", "Tue, 07 May 2024 00:00:00 GMT")},
+		{"GET", "/topics/tech.atom", with("If-Modified-Since", "Sun, 05 May 2024 00:00:00 GMT")},
+		{"GET", "/topics/tech.atom", with("If-Modified-Since", "yesterday")},
+		{"GET", "/topics/tech.atom", with("If-None-Match", `"other"`, "If-Modified-Since", lastMod)},
+		{"GET", "/topics/tech.atom", with("Range", "bytes=0-99")},
+		{"GET", "/topics/tech.atom", with("Accept-Encoding", "gzip", "Range", "bytes=10-")},
+		{"GET", "/topics/tech.atom", with("If-Match", `"other"`)},
+		{"GET", "/topics/tech.atom", with("If-Match", etag)},
+		{"GET", "/topics/tech.atom", with("If-Unmodified-Since", "Sun, 05 May 2024 00:00:00 GMT")},
+		{"GET", "/topics/tech.atom", with("If-Range", etag, "Range", "bytes=0-9")},
+		{"GET", "/topics/nope.rss", nil},
+		{"GET", "/topics/tech.xml", nil},
+		{"GET", "/topics/tech", nil},
+		{"GET", "/topics/.rss", nil},
+		{"GET", "/topics/", nil},
+		{"GET", "/topics/tech.rss/", nil},
+		{"GET", "/topics//tech.rss", nil},
+		{"GET", "/topics/./tech.rss", nil},
+		{"GET", "/topics/t%65ch.rss", nil},
+		{"GET", "/topics/tech.rss?", nil},
+		{"POST", "/topics/tech.rss", nil},
+		{"GET", "/", nil},
+		{"HEAD", "/", nil},
+		{"GET", "/healthz", nil},
+		{"GET", "/topics.opml", gz},
+		{"GET", "/sources.json", nil},
+		{"GET", "/stories/nope.json", nil},
+		{"GET", "/nope", nil},
+		{"PUT", "/", nil},
+	}
+	for _, tt := range tests {
+		name := tt.method + " " + tt.path
+		for _, k := range slices.Sorted(maps.Keys(tt.header)) {
+			name += fmt.Sprintf(" %s:%q", k, tt.header[k])
+		}
+		t.Run(name, func(t *testing.T) {
+			want := send(t, tt.method, std.URL+tt.path, tt.header)
+			got := send(t, tt.method, fast+tt.path, tt.header)
+			if got.status != want.status {
+				t.Errorf("status %d, net/http %d", got.status, want.status)
+			}
+			for _, hd := range []http.Header{want.header, got.header} {
+				hd.Del("Date")
+				if want.chunked {
+					// net/http streams a body it was not told the
+					// length of; the adaptor buffers it and says.
+					hd.Del("Content-Length")
+				}
+			}
+			for _, k := range slices.Sorted(maps.Keys(want.header)) {
+				if !slices.Equal(got.header[k], want.header[k]) {
+					t.Errorf("%s: %q, net/http %q", k, got.header[k], want.header[k])
+				}
+			}
+			for _, k := range slices.Sorted(maps.Keys(got.header)) {
+				if want.header[k] == nil {
+					t.Errorf("%s: %q, net/http sends none", k, got.header[k])
+				}
+			}
+			if !bytes.Equal(got.body, want.body) {
+				t.Errorf("body of %d bytes differs from net/http's %d:\n%.300s\nnet/http:\n%.300s", len(got.body), len(want.body), got.body, want.body)
+			}
+		})
+	}
+}
+
+// panicStore panics when a topic feed is rendered.
+type panicStore struct{ *fakeStore }
+
+func (panicStore) TopicStories(context.Context, string, int) ([]aggregator.Story, error) {
+	panic("store bug")
+}
+
+// TestServerSurvivesPanic: fasthttp recovers no panic of its handler; a
+// panic while answering a feed is a 500, and the server goes on serving.
+func TestServerSurvivesPanic(t *testing.T) {
+	h := newTestHandler(t, panicStore{fixtureStore()}, testConfig(testBaseURL))
+	base := startServer(t, h, ServerOptions{})
+	for _, path := range []string{"/topics/tech.rss", "/topics/tech.rss"} {
+		got := send(t, "GET", base+path, nil)
+		if got.status != http.StatusInternalServerError || string(got.body) != "internal server error\n" {
+			t.Errorf("GET %s: %d %q, want 500", path, got.status, got.body)
+		}
+	}
+	if got := send(t, "GET", base+"/healthz", nil); got.status != http.StatusOK {
+		t.Errorf("after the panics, /healthz: %d", got.status)
+	}
+}
+
+// TestServerHeaderLimit: a request header larger than MaxHeaderBytes is
+// refused with 431, as net/http's MaxHeaderBytes did, and others are
+// served.
+func TestServerHeaderLimit(t *testing.T) {
+	h := newTestHandler(t, fixtureStore(), testConfig(testBaseURL))
+	base := startServer(t, h, ServerOptions{MaxHeaderBytes: 8 << 10})
+	if got := send(t, "GET", base+"/topics/tech.rss", http.Header{"X-Big": {strings.Repeat("a", 4<<10)}}); got.status != http.StatusOK {
+		t.Errorf("4 KiB header: %d, want 200", got.status)
+	}
+	if got := send(t, "GET", base+"/topics/tech.rss", http.Header{"X-Big": {strings.Repeat("a", 12<<10)}}); got.status != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("12 KiB header: %d, want 431", got.status)
+	}
+	if got := send(t, "GET", base+"/healthz", nil); got.status != http.StatusOK {
+		t.Errorf("then /healthz: %d", got.status)
+	}
+}
