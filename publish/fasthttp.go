@@ -260,12 +260,13 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) {
 	s.h.ServeFastHTTP(ctx)
 }
 
-// fastLogger logs fasthttp's errors (a malformed request, a timeout) as
-// warnings, as the net/http server's ErrorLog did.
+// fastLogger logs what fasthttp reports — the errors of a connection: a
+// malformed request, a client that stalls — at debug level: they are the
+// client's doing, and net/http answered them without logging.
 type fastLogger struct{ logger *slog.Logger }
 
 func (l fastLogger) Printf(format string, args ...any) {
-	l.logger.Warn(fmt.Sprintf(format, args...))
+	l.logger.Debug("http: "+fmt.Sprintf(format, args...), "server", "fasthttp")
 }
 
 // newSlowPath is the Handler served through fasthttpadaptor.

@@ -251,3 +251,40 @@ func TestServerHeaderLimit(t *testing.T) {
 		t.Errorf("then /healthz: %d", got.status)
 	}
 }
+
+// TestServerClosesStalledClients: a client that stops halfway through its
+// request, or keeps a connection open without asking anything more, is
+// disconnected after ReadTimeout or IdleTimeout; it holds nothing longer.
+func TestServerClosesStalledClients(t *testing.T) {
+	h := newTestHandler(t, fixtureStore(), testConfig(testBaseURL))
+	const timeout = 200 * time.Millisecond
+	base := startServer(t, h, ServerOptions{ReadTimeout: timeout, IdleTimeout: timeout, MaxHeaderBytes: 16 << 10})
+	addr := strings.TrimPrefix(base, "http://")
+	tests := []struct{ name, send string }{
+		{"half a request", "GET /topics/tech.rss HTTP/1.1\r\nHost: example.org\r\n"},
+		{"idle after a request", "GET /healthz HTTP/1.1\r\nHost: example.org\r\n\r\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			conn, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			if _, err := io.WriteString(conn, tt.send); err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			if err := conn.SetReadDeadline(time.Now().Add(5 * time.Second)); err != nil {
+				t.Fatal(err)
+			}
+			got, err := io.ReadAll(conn) // until the server closes
+			if err != nil {
+				t.Fatalf("connection still open after %v (read %q): %v", time.Since(start), got, err)
+			}
+			if strings.Contains(tt.send, "\r\n\r\n") && !strings.HasPrefix(string(got), "HTTP/1.1 200 OK") {
+				t.Errorf("the request before idling got %q", got)
+			}
+		})
+	}
+}
