@@ -3,6 +3,7 @@ package publish
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -284,6 +285,62 @@ func TestServerClosesStalledClients(t *testing.T) {
 			}
 			if strings.Contains(tt.send, "\r\n\r\n") && !strings.HasPrefix(string(got), "HTTP/1.1 200 OK") {
 				t.Errorf("the request before idling got %q", got)
+			}
+		})
+	}
+}
+
+// TestServerStoreError: a feed that cannot be rendered is a 500 on the
+// fast path as on net/http, and the next request tries again.
+func TestServerStoreError(t *testing.T) {
+	store := fixtureStore()
+	store.err = errors.New("disk on fire")
+	h := newTestHandler(t, store, testConfig(testBaseURL))
+	std := httptest.NewServer(h)
+	defer std.Close()
+	fast := startServer(t, h, ServerOptions{})
+	for _, base := range []string{fast, std.URL, fast} {
+		got := send(t, "GET", base+"/topics/tech.rss", http.Header{"Accept-Encoding": {"gzip"}})
+		if got.status != http.StatusInternalServerError || got.header.Get("Content-Type") != "text/plain; charset=utf-8" ||
+			got.header.Get("X-Content-Type-Options") != "nosniff" || string(got.body) != "internal server error\n" {
+			t.Errorf("%s: %d %q %q", base, got.status, got.header, got.body)
+		}
+	}
+	if calls := store.itemCalls("tech"); calls != 3 {
+		t.Errorf("%d renders for 3 requests; a failure must not be cached", calls)
+	}
+}
+
+// TestServerHeaderCase: header names are case-insensitive on the wire; the
+// fast path sees a lower-case Accept-Encoding and If-None-Match.
+func TestServerHeaderCase(t *testing.T) {
+	h := newTestHandler(t, fixtureStore(), testConfig(testBaseURL))
+	base := startServer(t, h, ServerOptions{})
+	gzETag := send(t, "GET", base+"/topics/tech.rss", http.Header{"Accept-Encoding": {"gzip"}}).header.Get("ETag")
+	for _, tt := range []struct{ name, header, want string }{
+		{"accept-encoding", "accept-encoding: gzip\r\n", "HTTP/1.1 200 OK"},
+		{"if-none-match", "accept-encoding: GZIP\r\nif-none-match: " + gzETag + "\r\n", "HTTP/1.1 304 Not Modified"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			req := "GET /topics/tech.rss HTTP/1.1\r\nhost: example.org\r\nconnection: close\r\n" + tt.header + "\r\n"
+			if _, err := io.WriteString(conn, req); err != nil {
+				t.Fatal(err)
+			}
+			if err := conn.SetReadDeadline(time.Now().Add(5 * time.Second)); err != nil {
+				t.Fatal(err)
+			}
+			resp, err := io.ReadAll(conn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			head, _, _ := strings.Cut(string(resp), "\r\n\r\n")
+			if !strings.HasPrefix(head, tt.want) || !strings.Contains(head, "\r\nEtag: "+gzETag) {
+				t.Errorf("response header:\n%s\nwant %s with Etag %s", head, tt.want, gzETag)
 			}
 		})
 	}

@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/valyala/fasthttp"
 	"html/template"
 	"log/slog"
 	"net/http"
@@ -18,6 +17,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/valyala/fasthttp"
 
 	"github.com/tributary-news/tributary/aggregator"
 	"github.com/tributary-news/tributary/publish/metrics"
