@@ -76,33 +76,42 @@ func BenchmarkRender(b *testing.B) {
 	}
 }
 
+// servingCase is one request of the serving benchmarks.
+type servingCase struct {
+	name   string
+	header http.Header
+	want   int
+}
+
+// servedFeed is the serving benchmarks' set-up: a handler with metrics,
+// holding a 50-item feed at target, rendered, and the requests to time.
+func servedFeed(b *testing.B) (h *Handler, store *fakeStore, cfg Config, target string, tests []servingCase) {
+	store = newFakeStore()
+	store.setItems("tech", benchItems(50))
+	cfg = testConfig(testBaseURL)
+	cfg.MaxItems = 50
+	h = newTestHandler(b, store, cfg)
+	m, err := metrics.New(prometheus.NewRegistry(), metrics.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	h.SetMetrics(m)
+	target = "/topics/tech.rss"
+	gzETag := get(b, h, http.MethodGet, target, http.Header{"Accept-Encoding": {"gzip"}}).Header().Get("ETag")
+	return h, store, cfg, target, []servingCase{
+		{"identity", http.Header{"Accept-Encoding": {"identity"}}, http.StatusOK},
+		{"gzip", http.Header{"Accept-Encoding": {"gzip"}}, http.StatusOK},
+		{"304", http.Header{"Accept-Encoding": {"gzip"}, "If-None-Match": {gzETag}}, http.StatusNotModified},
+	}
+}
+
 // BenchmarkServeCached measures serving a cached 50-item feed as the
 // daemon does (with metrics), without the cost of a recorder: gzip'd and
 // identity 200s, a 304 to If-None-Match, gzip'd 200s without the metrics
 // (the handler's own share) and from parallel goroutines (the cache lock
 // under contention).
 func BenchmarkServeCached(b *testing.B) {
-	store := newFakeStore()
-	store.setItems("tech", benchItems(50))
-	cfg := testConfig(testBaseURL)
-	cfg.MaxItems = 50
-	h := newTestHandler(b, store, cfg)
-	m, err := metrics.New(prometheus.NewRegistry(), metrics.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	h.SetMetrics(m)
-	const target = "/topics/tech.rss"
-	gzETag := get(b, h, http.MethodGet, target, http.Header{"Accept-Encoding": {"gzip"}}).Header().Get("ETag")
-	tests := []struct {
-		name   string
-		header http.Header
-		want   int
-	}{
-		{"identity", http.Header{"Accept-Encoding": {"identity"}}, http.StatusOK},
-		{"gzip", http.Header{"Accept-Encoding": {"gzip"}}, http.StatusOK},
-		{"304", http.Header{"Accept-Encoding": {"gzip"}, "If-None-Match": {gzETag}}, http.StatusNotModified},
-	}
+	h, store, cfg, target, tests := servedFeed(b)
 	newRequest := func(header http.Header) *http.Request {
 		req := httptest.NewRequest(http.MethodGet, target, nil)
 		for k, vs := range header {
@@ -457,27 +466,7 @@ func TestDirectRouteLikeMux(t *testing.T) {
 // daemon's own server: the same requests, answered into a RequestCtx
 // (fasthttp writes the response to the connection afterwards).
 func BenchmarkServeFastHTTP(b *testing.B) {
-	store := newFakeStore()
-	store.setItems("tech", benchItems(50))
-	cfg := testConfig(testBaseURL)
-	cfg.MaxItems = 50
-	h := newTestHandler(b, store, cfg)
-	m, err := metrics.New(prometheus.NewRegistry(), metrics.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	h.SetMetrics(m)
-	const target = "/topics/tech.rss"
-	gzETag := get(b, h, http.MethodGet, target, http.Header{"Accept-Encoding": {"gzip"}}).Header().Get("ETag")
-	tests := []struct {
-		name   string
-		header http.Header
-		want   int
-	}{
-		{"identity", http.Header{"Accept-Encoding": {"identity"}}, http.StatusOK},
-		{"gzip", http.Header{"Accept-Encoding": {"gzip"}}, http.StatusOK},
-		{"304", http.Header{"Accept-Encoding": {"gzip"}, "If-None-Match": {gzETag}}, http.StatusNotModified},
-	}
+	h, _, _, target, tests := servedFeed(b)
 	for _, tt := range tests {
 		b.Run(tt.name, func(b *testing.B) {
 			ctx := newFastRequest(http.MethodGet, target, tt.header)
