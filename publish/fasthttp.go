@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -154,7 +155,6 @@ const maxLines = 2
 // header lines than q holds.
 func (q *feedQuery) read(hd *fasthttp.RequestHeader) bool {
 	ae, inm, ims := q.buf[0:0:maxLines], q.buf[maxLines:maxLines:2*maxLines], q.buf[2*maxLines:2*maxLines:3*maxLines]
-	ok := true
 	for k, v := range hd.All() {
 		var dst *[]string
 		switch string(k) {
@@ -165,11 +165,11 @@ func (q *feedQuery) read(hd *fasthttp.RequestHeader) bool {
 		case "If-Modified-Since":
 			dst = &ims
 		case "Range", "If-Range", "If-Match", "If-Unmodified-Since":
-			ok = false
+			return false
 		default:
 			continue
 		}
-		if !ok || len(*dst) == cap(*dst) {
+		if len(*dst) == cap(*dst) {
 			return false
 		}
 		*dst = append(*dst, string(v))
@@ -183,7 +183,7 @@ func (q *feedQuery) read(hd *fasthttp.RequestHeader) bool {
 	if len(ims) > 0 {
 		q.ifModifiedSince = ims
 	}
-	return ok
+	return true
 }
 
 // ServerOptions are the limits of a Server's connections.
@@ -203,9 +203,10 @@ type ServerOptions struct {
 // It has no HTTP/2: feed readers poll with HTTP/1.1, and a TLS front
 // (nginx, Caddy) speaks HTTP/2 to clients where wanted.
 type Server struct {
-	h      *Handler
-	logger *slog.Logger
-	srv    *fasthttp.Server
+	h        *Handler
+	logger   *slog.Logger
+	srv      *fasthttp.Server
+	shutdown atomic.Bool // Shutdown was called
 }
 
 // NewServer returns a Server for h. A nil logger discards logs.
@@ -232,9 +233,15 @@ func NewServer(h *Handler, opts ServerOptions, logger *slog.Logger) *Server {
 // maxRequestBody bounds a request body: nothing served reads one.
 const maxRequestBody = 64 << 10
 
-// Serve accepts connections on ln until Shutdown or an error of ln.
+// Serve accepts connections on ln until Shutdown (it returns nil) or an
+// error of ln. fasthttp returns nil for a listener that was closed under
+// it, too: that is net.ErrClosed here unless Shutdown closed it.
 func (s *Server) Serve(ln net.Listener) error {
-	if err := s.srv.Serve(ln); err != nil {
+	err := s.srv.Serve(ln)
+	if err == nil && !s.shutdown.Load() {
+		err = net.ErrClosed
+	}
+	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
 	return nil
@@ -243,6 +250,7 @@ func (s *Server) Serve(ln net.Listener) error {
 // Shutdown stops accepting connections, closes idle ones and waits for
 // the requests under way to finish, or for ctx.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.shutdown.Store(true)
 	return s.srv.ShutdownWithContext(ctx)
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"net"
 	"net/http"
@@ -343,5 +344,63 @@ func TestServerHeaderCase(t *testing.T) {
 				t.Errorf("response header:\n%s\nwant %s with Etag %s", head, tt.want, gzETag)
 			}
 		})
+	}
+}
+
+// TestServerLogsClientErrorsAtDebug: a malformed request gets fasthttp's
+// 400, and its report is a debug line, not a warning a scanner could fill
+// the log with.
+func TestServerLogsClientErrorsAtDebug(t *testing.T) {
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	h := newTestHandler(t, fixtureStore(), testConfig(testBaseURL))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := NewServer(h, ServerOptions{}, logger)
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(conn, "NOT HTTP AT ALL\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.SetReadDeadline(time.Now().Add(5 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	resp, _ := io.ReadAll(conn)
+	conn.Close()
+	if !strings.HasPrefix(string(resp), "HTTP/1.1 400 ") {
+		t.Errorf("malformed request answered %q, want a 400", resp)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("Serve after Shutdown: %v", err)
+	}
+	if !strings.Contains(logs.String(), "level=DEBUG msg=\"http: error when serving connection") {
+		t.Errorf("no debug line for the malformed request; logs:\n%s", logs.String())
+	}
+	if strings.Contains(logs.String(), "level=WARN") || strings.Contains(logs.String(), "level=ERROR") {
+		t.Errorf("a client's malformed request logged above debug:\n%s", logs.String())
+	}
+}
+
+// TestServerListenerError: Serve on a listener that fails says so.
+func TestServerListenerError(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.Close()
+	srv := NewServer(newTestHandler(t, fixtureStore(), testConfig(testBaseURL)), ServerOptions{}, nil)
+	if err := srv.Serve(ln); err == nil || !errors.Is(err, net.ErrClosed) {
+		t.Errorf("Serve on a closed listener: %v, want an error wrapping net.ErrClosed", err)
 	}
 }

@@ -448,3 +448,29 @@ func (emptyStore) Story(context.Context, string) (aggregator.Story, error) {
 func (emptyStore) SourceStates(context.Context) ([]aggregator.SourceState, error) {
 	return nil, nil
 }
+
+// TestRouteRecorder: requests recorded without Instrument land in the same
+// series, by route and code — the kept 200 and 304 series and any other
+// code — and an unknown route is "other".
+func TestRouteRecorder(t *testing.T) {
+	m, reg := newMetrics(t, metrics.Options{})
+	topics := m.Recorder(metrics.RouteTopics)
+	for _, code := range []int{200, 200, 304, 500, 304, 200} {
+		topics.Observe(code, time.Millisecond)
+	}
+	m.Recorder("/made-up").Observe(404, time.Millisecond)
+	want := `
+# HELP tributary_http_requests_total HTTP requests served, by route and status code.
+# TYPE tributary_http_requests_total counter
+tributary_http_requests_total{code="200",route="/topics"} 3
+tributary_http_requests_total{code="304",route="/topics"} 2
+tributary_http_requests_total{code="500",route="/topics"} 1
+tributary_http_requests_total{code="404",route="other"} 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "tributary_http_requests_total"); err != nil {
+		t.Error(err)
+	}
+	if got := histogramCount(t, reg, "tributary_http_request_duration_seconds", "route", "/topics"); got != 6 {
+		t.Errorf("/topics duration observations = %d, want 6", got)
+	}
+}
