@@ -277,7 +277,20 @@ func (l fastLogger) Printf(format string, args ...any) {
 	l.logger.Debug("http: "+fmt.Sprintf(format, args...), "server", "fasthttp")
 }
 
-// newSlowPath is the Handler served through fasthttpadaptor.
-func newSlowPath(h http.Handler) fasthttp.RequestHandler {
-	return fasthttpadaptor.NewFastHTTPHandler(h)
+// newSlowPath is h served through fasthttpadaptor. A panic in h is logged
+// here, with its stack, and ends the connection without a response, as
+// net/http does: the adaptor would report it only through fasthttp's
+// logger, which logs at debug level (see fastLogger).
+func newSlowPath(h http.Handler, logger *slog.Logger) fasthttp.RequestHandler {
+	return fasthttpadaptor.NewFastHTTPHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v != http.ErrAbortHandler {
+					logger.Error("panic while serving", "uri", r.RequestURI, "panic", v, "stack", string(debug.Stack()))
+				}
+				panic(http.ErrAbortHandler)
+			}
+		}()
+		h.ServeHTTP(w, r)
+	}))
 }

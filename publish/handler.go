@@ -141,7 +141,7 @@ func NewHandler(store Store, cfg Config, logger *slog.Logger) *Handler {
 	mux.HandleFunc("GET /healthz", h.serveHealth)
 	mux.HandleFunc("GET /metrics", h.serveMetrics)
 	h.mux = mux
-	h.slow = newSlowPath(h)
+	h.slow = newSlowPath(h, logger)
 	return h
 }
 
