@@ -195,7 +195,9 @@ type ServerOptions struct {
 	// IdleTimeout bounds the wait for the next request on a kept-alive
 	// connection.
 	IdleTimeout time.Duration
-	// MaxHeaderBytes bounds a request's header; a larger one gets 431.
+	// MaxHeaderBytes bounds a request's line and header; a larger one
+	// gets 431. Zero is fasthttp's default, 4 KiB. fasthttp holds a read
+	// buffer of this size for each connection.
 	MaxHeaderBytes int
 }
 
