@@ -255,8 +255,8 @@ func (ix *recentIndex) trim(horizon uint64) {
 	if horizon <= ix.horizon {
 		return
 	}
-	trimRecent(ix.titles, horizon)
-	trimRecent(ix.bands, horizon)
+	trimRecent(ix.titles, ix.items, horizon)
+	trimRecent(ix.bands, ix.items, horizon)
 	// The table keeps its length (40 bytes a slot): the slots freed here
 	// are taken again by the items that follow.
 	for slot := range ix.items {
@@ -298,9 +298,9 @@ func removeRecent[K comparable](m map[K]recentList, k K, items recentItems, pub 
 }
 
 // trimRecent drops the items published before horizon from every list.
-func trimRecent[K comparable](m map[K]recentList, horizon uint64) {
+func trimRecent[K comparable](m map[K]recentList, items recentItems, horizon uint64) {
 	for k, list := range m {
-		if list.trim(horizon); list.empty() {
+		if list.trim(items, horizon); list.empty() {
 			delete(m, k)
 		} else {
 			m[k] = list
@@ -440,7 +440,7 @@ func (rt *recentTx) byTitle(key string, from, to time.Time, limit int) ([][]byte
 	}
 	var keys [][]byte
 	list := rt.ix.titles[key]
-	list.each(timeKeyNum(from), timeKeyNum(to), limit, func(slot uint32) { keys = append(keys, []byte(rt.ix.items[slot].key)) })
+	list.each(rt.ix.items, timeKeyNum(from), timeKeyNum(to), limit, func(slot uint32) { keys = append(keys, []byte(rt.ix.items[slot].key)) })
 	slices.Reverse(keys)
 	return keys, nil
 }
@@ -463,7 +463,7 @@ func (rt *recentTx) byBands(bands []uint64, from, to time.Time, minShared, limit
 	lo, hi := timeKeyNum(from), timeKeyNum(to)
 	for _, band := range bands {
 		list := ix.bands[band]
-		list.each(lo, hi, maxBandEntries, func(slot uint32) {
+		list.each(items, lo, hi, maxBandEntries, func(slot uint32) {
 			it := &items[slot]
 			if it.query != q {
 				it.query, it.hits = q, 0
