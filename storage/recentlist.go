@@ -43,33 +43,22 @@ type recentEntry struct {
 // the time keys do, and ties within about 4.3 s.
 func coarseTime(pub uint64) uint32 { return uint32(pub >> 32) }
 
-// compare orders e against the item published at pub under key: by time,
-// then key. Only an entry in the same 4.3 s as pub reads its item.
-func (items recentItems) compare(e recentEntry, pub uint64, key string) int {
+// compareTime orders e's item's time against pub. Only an entry in the
+// same 4.3 s as pub reads its item.
+func (items recentItems) compareTime(e recentEntry, pub uint64) int {
 	if c := coarseTime(pub); e.coarse != c {
 		return cmp.Compare(e.coarse, c)
 	}
-	it := &items[e.slot]
-	if it.published != pub {
-		return cmp.Compare(it.published, pub)
-	}
-	return cmp.Compare(it.key, key)
+	return cmp.Compare(items[e.slot].published, pub)
 }
 
-// before reports whether e's item was published before t.
-func (items recentItems) before(e recentEntry, t uint64) bool {
-	if c := coarseTime(t); e.coarse != c {
-		return e.coarse < c
+// compare orders e against the item published at pub under key: by time,
+// then key.
+func (items recentItems) compare(e recentEntry, pub uint64, key string) int {
+	if c := items.compareTime(e, pub); c != 0 {
+		return c
 	}
-	return items[e.slot].published < t
-}
-
-// atOrBefore reports whether e's item was published at or before t.
-func (items recentItems) atOrBefore(e recentEntry, t uint64) bool {
-	if c := coarseTime(t); e.coarse != c {
-		return e.coarse < c
-	}
-	return items[e.slot].published <= t
+	return cmp.Compare(items[e.slot].key, key)
 }
 
 // find returns the chunk that the entry of (pub, key) belongs in — the
@@ -152,7 +141,7 @@ func (l *recentList) trim(items recentItems, horizon uint64) {
 	drop := 0 // whole chunks before horizon
 	for drop < len(l.chunks) {
 		c := l.chunks[drop]
-		if !items.before(c[len(c)-1], horizon) {
+		if items.compareTime(c[len(c)-1], horizon) >= 0 {
 			break
 		}
 		drop++
@@ -163,7 +152,7 @@ func (l *recentList) trim(items recentItems, horizon uint64) {
 	}
 	c := l.chunks[0]
 	n := 0
-	for n < len(c) && items.before(c[n], horizon) {
+	for n < len(c) && items.compareTime(c[n], horizon) < 0 {
 		n++
 	}
 	if n > 0 {
@@ -179,7 +168,7 @@ func (l *recentList) each(items recentItems, lo, hi uint64, limit int, fn func(s
 		return
 	}
 	after := func(e recentEntry, t uint64) int {
-		if items.atOrBefore(e, t) {
+		if items.compareTime(e, t) <= 0 {
 			return -1
 		}
 		return 1
@@ -189,7 +178,7 @@ func (l *recentList) each(items recentItems, lo, hi uint64, limit int, fn func(s
 	// windows reach past the latest item, checked first. The walk goes
 	// back from the entry before it.
 	ci, end := len(l.chunks)-1, 0
-	if last := l.chunks[ci]; items.atOrBefore(last[len(last)-1], hi) {
+	if last := l.chunks[ci]; items.compareTime(last[len(last)-1], hi) <= 0 {
 		end = len(last)
 	} else {
 		ci, _ = slices.BinarySearchFunc(l.chunks, hi, func(c []recentEntry, t uint64) int { return after(c[len(c)-1], t) })
@@ -199,7 +188,7 @@ func (l *recentList) each(items recentItems, lo, hi uint64, limit int, fn func(s
 	for ; ci >= 0; ci-- {
 		c := l.chunks[ci][:end]
 		for i := len(c) - 1; i >= 0; i-- {
-			if items.before(c[i], lo) || limit > 0 && n >= limit {
+			if items.compareTime(c[i], lo) < 0 || limit > 0 && n >= limit {
 				return
 			}
 			n++
