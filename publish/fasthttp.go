@@ -63,9 +63,7 @@ func (h *Handler) serveTopicFast(ctx *fasthttp.RequestCtx, file string, q *feedQ
 		return 0
 	case err != nil:
 		h.logger.Error("serve feed", "file", file, "err", err)
-		// As http.Error.
-		ctx.Error("internal server error\n", http.StatusInternalServerError)
-		ctx.Response.Header.Set("X-Content-Type-Options", hdrNosniff[0])
+		fastInternalError(ctx)
 		return http.StatusInternalServerError
 	}
 	rep := rf.representation(q.acceptEncoding)
@@ -89,6 +87,13 @@ func (h *Handler) serveTopicFast(ctx *fasthttp.RequestCtx, file string, q *feedQ
 	// fasthttp sends the length of the body, and no body to a HEAD.
 	ctx.Response.SetBodyRaw(rep.body)
 	return http.StatusOK
+}
+
+// fastInternalError answers 500 as http.Error does, over whatever the
+// response held.
+func fastInternalError(ctx *fasthttp.RequestCtx) {
+	ctx.Error("internal server error\n", http.StatusInternalServerError)
+	ctx.Response.Header.SetCanonical(fastNosniff[0], fastNosniff[1])
 }
 
 // Header names and values of feed responses, in the form fasthttp takes.
@@ -263,7 +268,7 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) {
 	defer func() {
 		if v := recover(); v != nil {
 			s.logger.Error("panic while serving", "uri", string(ctx.RequestURI()), "panic", v, "stack", string(debug.Stack()))
-			ctx.Error("internal server error\n", http.StatusInternalServerError)
+			fastInternalError(ctx)
 			ctx.SetConnectionClose()
 		}
 	}()

@@ -232,8 +232,9 @@ func TestServerSurvivesPanic(t *testing.T) {
 	base := startServer(t, h, ServerOptions{}, logger)
 	for range 2 {
 		got := send(t, "GET", base+"/topics/tech.rss", nil)
-		if got.status != http.StatusInternalServerError || string(got.body) != "internal server error\n" {
-			t.Errorf("GET /topics/tech.rss: %d %q, want 500", got.status, got.body)
+		if got.status != http.StatusInternalServerError || string(got.body) != "internal server error\n" ||
+			got.header.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("GET /topics/tech.rss: %d %q %q, want 500 as http.Error", got.status, got.header, got.body)
 		}
 	}
 	req, err := http.NewRequest("GET", base+"/topics/tech.rss", nil)
