@@ -18,6 +18,7 @@ import (
 // a new matcher.
 type TopicMatcher struct {
 	topics     []compiledTopic
+	vocabulary *query.Vocabulary        // the words the topics' queries look up
 	sourceTags map[string][]string      // source name → its tags
 	backlog    map[string]time.Duration // source name → its backlog window
 }
@@ -57,6 +58,11 @@ func NewTopicMatcher(topics []Topic, sources []Source) (*TopicMatcher, error) {
 		ct.fingerprint = topicFingerprint(q, t.Sources, described)
 		m.topics = append(m.topics, ct)
 	}
+	qs := make([]*query.Query, len(m.topics))
+	for i := range m.topics {
+		qs[i] = m.topics[i].query
+	}
+	m.vocabulary = query.NewVocabulary(qs...)
 	return m, nil
 }
 
@@ -102,9 +108,10 @@ func (ct *compiledTopic) allows(source string, tags []string) bool {
 	return false
 }
 
-// document normalises an item once for matching against every topic.
+// document normalises an item once for matching against every topic,
+// indexing the words the topics look up.
 func (m *TopicMatcher) document(it *Item) *query.Document {
-	return query.NewDocument(query.Fields{
+	return m.vocabulary.NewDocument(query.Fields{
 		Title:      it.Title,
 		Summary:    it.Summary,
 		Content:    it.Content,

@@ -4,6 +4,7 @@ import (
 	"html"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // Fields are the searchable parts of an item, as they come from the feed.
@@ -36,8 +37,16 @@ type Document struct {
 	words  []span
 	fields [numFields]fieldRange
 	// index holds each distinct word once, sorted, with the fields it
-	// occurs in, for binary-search lookups of terms and prefixes.
+	// occurs in, for binary-search lookups of terms and prefixes: every
+	// word, or only those of vocab when it is not nil.
 	index []indexEntry
+	vocab *Vocabulary
+	// full is the document with every word indexed, built the first
+	// time a query outside vocab is matched against it.
+	full struct {
+		once sync.Once
+		doc  *Document
+	}
 }
 
 type span struct{ start, end uint32 }
@@ -56,11 +65,20 @@ type indexEntry struct {
 
 // NewDocument normalises f. Do it once per item and match every topic
 // against the result.
-func NewDocument(f Fields) *Document {
+func NewDocument(f Fields) *Document { return newDocument(f, nil) }
+
+func newDocument(f Fields, v *Vocabulary) *Document {
 	size := len(f.Title) + len(f.Summary) + len(f.Content) + len(f.Source) +
 		totalLen(f.Categories) + totalLen(f.Authors) + totalLen(f.SourceTags)
 	b := docBuilder{words: make([]span, 0, size/6+8)}
 	b.text.Grow(size + 16)
+	var sc *scratch
+	if v != nil {
+		sc = v.scratch.Get().(*scratch)
+		defer v.scratch.Put(sc)
+		b.raw, b.norm = sc.raw[:0], sc.norm[:0]
+		defer func() { sc.keep(b.raw, b.norm) }()
+	}
 
 	b.field(fieldTitle)
 	b.addHTML(f.Title) // titles are plain text by the specs, often HTML in practice
@@ -78,9 +96,23 @@ func NewDocument(f Fields) *Document {
 	b.addPlainList(f.SourceTags)
 	b.field(numFields)
 
-	d := &Document{text: b.text.String(), words: b.words, fields: b.fields}
-	d.buildIndex()
+	d := &Document{text: b.text.String(), words: b.words, fields: b.fields, vocab: v}
+	d.buildIndex(sc)
 	return d
+}
+
+// indexing returns a document whose index holds every word q looks up:
+// d itself, unless it indexes only a vocabulary that q is not part of.
+func (d *Document) indexing(q *Query) *Document {
+	if d.vocab == nil || d.vocab.queries[q] {
+		return d
+	}
+	d.full.once.Do(func() {
+		full := &Document{text: d.text, words: d.words, fields: d.fields}
+		full.buildIndex(nil)
+		d.full.doc = full
+	})
+	return d.full.doc
 }
 
 func totalLen(ss []string) int {
@@ -186,8 +218,16 @@ const (
 	posMask  = 1<<posBits - 1
 )
 
-func (d *Document) buildIndex() {
-	keys := make([]uint64, 0, len(d.words))
+// buildIndex indexes d's words, sorting them in sc's buffer (nil: a new
+// one).
+func (d *Document) buildIndex(sc *scratch) {
+	var keys []uint64
+	if sc != nil {
+		keys = sc.keys[:0]
+		defer func() { sc.keys = keepBuffer(sc.keys, keys) }()
+	} else {
+		keys = make([]uint64, 0, len(d.words))
+	}
 	if len(d.words) > posMask {
 		// Not worth a second code path: such a document is tens of
 		// megabytes. Index what fits.
@@ -198,7 +238,7 @@ func (d *Document) buildIndex() {
 		}
 	}
 	for i, w := range d.words {
-		if w.start == w.end {
+		if w.start == w.end || (d.vocab != nil && !d.vocab.holds(d.word(w))) {
 			continue
 		}
 		var k uint64
@@ -281,4 +321,131 @@ func (d *Document) prefixFields(p string) uint8 {
 		fields |= e.fields
 	}
 	return fields
+}
+
+// Vocabulary is the set of words a group of queries look up in a
+// document's index: their terms' words, and the last words of prefix
+// terms as prefixes. Sorting every word of an item was most of the cost
+// of indexing it, and topic queries look up a few dozen words: a document
+// made by the vocabulary's NewDocument indexes only the words it holds,
+// which answers those queries exactly as a full index would (every
+// occurrence of a looked-up word, and every word a looked-up prefix
+// starts, is indexed). Any other query matched against such a document
+// gets a full index, built once. A Vocabulary is immutable and safe for
+// concurrent use.
+type Vocabulary struct {
+	// scratch holds *scratch buffers for building documents.
+	scratch  sync.Pool
+	queries  map[*Query]bool
+	words    map[string]bool
+	prefixes map[string]bool
+	// prefixLens are the prefixes' distinct lengths, ascending.
+	prefixLens []int
+	// lengths[c] has bit min(n, 63) set when a word of n bytes starting
+	// with byte c can be in the vocabulary: a cheap test that most words
+	// of a document fail.
+	lengths [256]uint64
+}
+
+// NewVocabulary returns the vocabulary of qs.
+func NewVocabulary(qs ...*Query) *Vocabulary {
+	v := &Vocabulary{queries: map[*Query]bool{}, words: map[string]bool{}, prefixes: map[string]bool{}}
+	v.scratch.New = func() any { return new(scratch) }
+	for _, q := range qs {
+		v.queries[q] = true
+		v.add(q.root)
+	}
+	for p := range v.prefixes {
+		if !slices.Contains(v.prefixLens, len(p)) {
+			v.prefixLens = append(v.prefixLens, len(p))
+		}
+	}
+	slices.Sort(v.prefixLens)
+	return v
+}
+
+// add adds the words that matching n looks up in the index (see
+// Document.matchTerm); words of scripts without spaces are found in the
+// text instead.
+func (v *Vocabulary) add(n *node) {
+	for _, k := range n.kids {
+		v.add(k)
+	}
+	if n.op != opTerm {
+		return
+	}
+	last := len(n.words) - 1
+	for i, w := range n.words {
+		switch {
+		case n.noSpace[i]:
+		case n.prefix && i == last:
+			v.prefixes[w] = true
+			v.mark(w, ^uint64(0)<<min(len(w), 63))
+		default:
+			v.words[w] = true
+			v.mark(w, 1<<min(len(w), 63))
+		}
+	}
+}
+
+// mark records that words starting as w does, of the lengths in bits,
+// may be in the vocabulary.
+func (v *Vocabulary) mark(w string, bits uint64) {
+	if w == "" {
+		for c := range v.lengths {
+			v.lengths[c] |= bits
+		}
+		return
+	}
+	v.lengths[w[0]] |= bits
+}
+
+// holds reports whether the index of a document for v must hold the
+// word w, which is not empty.
+func (v *Vocabulary) holds(w string) bool {
+	if v.lengths[w[0]]&(1<<min(len(w), 63)) == 0 {
+		return false
+	}
+	if v.words[w] {
+		return true
+	}
+	for _, n := range v.prefixLens {
+		if n > len(w) {
+			break
+		}
+		if v.prefixes[w[:n]] {
+			return true
+		}
+	}
+	return false
+}
+
+// NewDocument normalises f, as the package's NewDocument does, indexing
+// only the vocabulary's words.
+func (v *Vocabulary) NewDocument(f Fields) *Document { return newDocument(f, v) }
+
+// scratch holds the buffers a document is built in, kept for the next:
+// they are as large as the item's text, and a poll builds a document for
+// every item.
+type scratch struct {
+	raw, norm []byte
+	keys      []uint64
+}
+
+// maxScratch bounds the elements of a buffer kept for reuse, so that one
+// huge item does not pin its buffers.
+const maxScratch = 64 << 10
+
+// keep keeps raw and norm, grown while building a document, for the next.
+func (sc *scratch) keep(raw, norm []byte) {
+	sc.raw, sc.norm = keepBuffer(sc.raw, raw), keepBuffer(sc.norm, norm)
+}
+
+// keepBuffer returns used, the grown form of the kept buffer old, if it is
+// small enough to keep, else old.
+func keepBuffer[E any](old, used []E) []E {
+	if cap(used) > maxScratch {
+		return old
+	}
+	return used
 }

@@ -3,6 +3,7 @@ package query
 import (
 	"errors"
 	"reflect"
+	"slices"
 	"testing"
 	"unicode/utf8"
 )
@@ -68,6 +69,34 @@ func FuzzNewDocument(f *testing.F) {
 			if d.word(d.index[i-1].span) >= d.word(d.index[i].span) {
 				t.Fatalf("index not sorted and unique at %d", i)
 			}
+		}
+	})
+}
+
+// FuzzVocabularyDocument checks that a document indexing only a query's
+// vocabulary matches and explains it as a full document does, and that
+// a query outside that vocabulary does too.
+func FuzzVocabularyDocument(f *testing.F) {
+	for _, tc := range matchCases() {
+		f.Add(tc.query, "gen*", news.Title, news.Summary)
+	}
+	f.Add("人权 OR human-righ*", `"forum genève"`, "南南人权论坛 human rights", "<p>Forum, Genève</p>")
+	f.Add("a* OR ab OR abc*", "title:b", "a ab abc abcd", "")
+	f.Fuzz(func(t *testing.T, src, other, title, summary string) {
+		q, err := Parse(src)
+		if err != nil {
+			return
+		}
+		fields := Fields{Title: title, Summary: summary, Categories: []string{summary}}
+		full, vd := NewDocument(fields), NewVocabulary(q).NewDocument(fields)
+		if got, want := q.Match(vd), q.Match(full); got != want {
+			t.Fatalf("%s: vocabulary document matches %v, full %v; index %q", q, got, want, indexWords(vd))
+		}
+		if got, want := q.Explain(vd), q.Explain(full); !slices.Equal(got, want) {
+			t.Fatalf("%s: vocabulary document explains %q, full %q", q, got, want)
+		}
+		if o, err := Parse(other); err == nil && o.Match(vd) != o.Match(full) {
+			t.Fatalf("%s outside the vocabulary of %s: the documents disagree", o, q)
 		}
 	})
 }

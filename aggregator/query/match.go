@@ -6,7 +6,7 @@ import (
 )
 
 // Match reports whether the document satisfies the query.
-func (q *Query) Match(d *Document) bool { return q.root.match(d) }
+func (q *Query) Match(d *Document) bool { return q.root.match(d.indexing(q)) }
 
 // Explain lists, in query order and without repeats, the terms and
 // phrases of the query that occur in the document, in canonical form.
@@ -15,7 +15,7 @@ func (q *Query) Match(d *Document) bool { return q.root.match(d) }
 // and lists what occurs whether or not the whole query matches.
 func (q *Query) Explain(d *Document) []string {
 	var out []string
-	q.root.explain(d, false, &out)
+	q.root.explain(d.indexing(q), false, &out)
 	return out
 }
 

@@ -239,7 +239,54 @@ func TestMatch(t *testing.T) {
 			if got := q2.Match(d); got != tc.want {
 				t.Fatalf("canonical %q.Match = %v, want %v", q, got, tc.want)
 			}
+			// A document indexing only the query's vocabulary answers
+			// alike, and so does one for another query's vocabulary,
+			// which falls back to a full index.
+			vd := NewVocabulary(q).NewDocument(*f)
+			if got := q.Match(vd); got != tc.want {
+				t.Fatalf("Parse(%q) [%s].Match(vocabulary document) = %v, want %v; index %q", tc.query, q, got, tc.want, indexWords(vd))
+			}
+			if got, want := q.Explain(vd), q.Explain(d); !slices.Equal(got, want) {
+				t.Fatalf("Parse(%q) [%s].Explain(vocabulary document) = %q, want %q", tc.query, q, got, want)
+			}
+			if got := q2.Match(vd); got != tc.want {
+				t.Fatalf("canonical %q.Match(document of another vocabulary) = %v, want %v", q, got, tc.want)
+			}
 		})
+	}
+}
+
+// indexWords lists the words d's index holds.
+func indexWords(d *Document) []string {
+	var ws []string
+	for _, e := range d.index {
+		ws = append(ws, d.word(e.span))
+	}
+	return ws
+}
+
+// TestVocabularyIndexesOnlyItsWords checks what a vocabulary document's
+// index holds: the looked-up words and the words with a looked-up
+// prefix, once each, and nothing else; words of scripts without spaces
+// are found in the text, not the index.
+func TestVocabularyIndexesOnlyItsWords(t *testing.T) {
+	q, err := Parse(`forum OR "human rights" OR defend* OR title:genève OR 人权 OR x`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := NewVocabulary(q).NewDocument(Fields{
+		Title:   "Forum in Genève: defenders defend human rights",
+		Summary: "<p>The forum's human-rights defenders. 人权论坛</p>",
+	})
+	want := []string{"defend", "defenders", "forum", "geneve", "human", "rights"}
+	if got := indexWords(d); !slices.Equal(got, want) {
+		t.Errorf("index holds %q, want %q", got, want)
+	}
+	if !q.Match(d) {
+		t.Errorf("%s does not match", q)
+	}
+	if full := NewDocument(Fields{Title: "Forum"}); len(indexWords(full)) != 1 {
+		t.Errorf("full index holds %q", indexWords(full))
 	}
 }
 
