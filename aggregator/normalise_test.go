@@ -414,3 +414,26 @@ func TestNormPlainText(t *testing.T) {
 		}
 	}
 }
+
+// FuzzNormText checks normText, whose fast path returns clean text as it
+// is, against mapping every rune.
+func FuzzNormText(f *testing.F) {
+	for _, s := range []string{
+		"", "plain ASCII title", "tab\tand\nnewline", "bell\a", "del\x7f", "carriage\rreturn",
+		"Genève – “quoted”", "C1 \u0085 next line", "\ufffe\uffff", "replacement \ufffd kept",
+		"invalid \xff byte", "truncated \xe2\x80", "南南人权论坛", "\U0001F600 emoji",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want := strings.Map(func(r rune) rune {
+			if r < 0x20 && r != '\t' && r != '\n' || r >= 0x7F && r <= 0x9F || r == 0xFFFE || r == 0xFFFF {
+				return -1
+			}
+			return r
+		}, s)
+		if got := normText(s); got != want {
+			t.Fatalf("normText(%q) = %q, want %q", s, got, want)
+		}
+	})
+}
