@@ -59,8 +59,10 @@ type recentIndex struct {
 	free  []uint32
 	// trimmed is when the index was last trimmed (or loaded).
 	trimmed time.Time
-	// queries numbers byBands queries; hits is their reused buffer.
+	// queries numbers byBands queries; tally counts their hits by slot,
+	// and hits is their reused buffer of the slots hit.
 	queries uint64
+	tally   bandTally
 	hits    []uint32
 	// heads caches decoded candidate heads (see cachedHead).
 	heads *fifo.Cache[string, aggregator.Item]
@@ -103,10 +105,6 @@ func (ix *recentIndex) forgetHeads() {
 type recentItem struct {
 	key       string // item key; "" in a free slot
 	published uint64 // time key of Published, as a number
-	// query and hits count the item's bands in a byBands query: hits is
-	// valid while query is the index's current one.
-	query uint64
-	hits  int32
 	// refs counts the entries naming the item.
 	refs int32
 }
@@ -117,6 +115,18 @@ type recentItem struct {
 // thing the garbage collector scanned in a cold poll, and each entry
 // moved by an insert cost a write barrier.
 type recentItems []recentItem
+
+// bandTally counts, by slot, the bands an item shares with the current
+// byBands query: the query's number above tallyBits bits of count, so
+// that a query starts from zero without clearing the tally. It is kept
+// apart from the items' table so that the walk of the bands, a read at a
+// random slot for each entry, reads eight bytes a slot, not forty.
+type bandTally []uint64
+
+const tallyBits = 16
+
+// hits returns the count of slot, which the current query has tallied.
+func (t bandTally) hits(slot uint32) int { return int(t[slot] & (1<<tallyBits - 1)) }
 
 // newSlot returns a slot holding the item under key published at pub,
 // with no entry naming it yet.
@@ -217,7 +227,7 @@ func (rt *recentTx) settle(err error) {
 
 func (ix *recentIndex) unload() {
 	ix.loaded, ix.horizon, ix.titles, ix.bands = false, 0, nil, nil
-	ix.items, ix.free = nil, nil
+	ix.items, ix.free, ix.tally = nil, nil, nil
 }
 
 // insert adds an entry for the item in slot under a title key (or, with
@@ -453,36 +463,42 @@ func (rt *recentTx) byBands(bands []uint64, from, to time.Time, minShared, limit
 	if err := rt.cover(from); err != nil {
 		return nil, err
 	}
-	// Items count their own hits, tagged with the query, so counting
+	// Slots count their hits, tagged with the query, so counting
 	// allocates nothing; the index is held, so no other query runs.
 	ix := rt.ix
 	ix.queries++
-	q := ix.queries
+	tag := ix.queries << tallyBits
 	items := ix.items
+	if n := len(items); len(ix.tally) < n {
+		ix.tally = append(ix.tally, make(bandTally, n-len(ix.tally))...)
+	}
+	tally := ix.tally
 	hits := ix.hits[:0]
 	lo, hi := timeKeyNum(from), timeKeyNum(to)
+	// An item's count cannot reach the query's tag.
+	bands = bands[:min(len(bands), 1<<tallyBits-1)]
 	for _, band := range bands {
 		list := ix.bands[band]
 		list.each(items, lo, hi, maxBandEntries, func(slot uint32) {
-			it := &items[slot]
-			if it.query != q {
-				it.query, it.hits = q, 0
+			t := tally[slot]
+			if t&^(1<<tallyBits-1) != tag {
+				t = tag
 				hits = append(hits, slot)
 			}
-			it.hits++
+			tally[slot] = t + 1
 		})
 	}
 	shared := hits[:0]
 	for _, slot := range hits {
-		if items[slot].hits >= int32(minShared) {
+		if tally.hits(slot) >= minShared {
 			shared = append(shared, slot)
 		}
 	}
 	if limit > 0 && len(shared) > limit {
-		shared = items.mostShared(shared, limit)
+		shared = items.mostShared(tally, shared, limit)
 	}
 	slices.SortFunc(shared, func(a, b uint32) int {
-		if ha, hb := items[a].hits, items[b].hits; ha != hb {
+		if ha, hb := tally.hits(a), tally.hits(b); ha != hb {
 			return cmp.Compare(hb, ha)
 		}
 		return cmp.Compare(items[a].key, items[b].key)
@@ -499,16 +515,16 @@ func (rt *recentTx) byBands(bands []uint64, from, to time.Time, minShared, limit
 // the most bands (ties by key), in no particular order, without sorting
 // them all: a crowded window has hundreds of items sharing two or three
 // bands.
-func (items recentItems) mostShared(shared []uint32, limit int) []uint32 {
-	maxHits := int32(0)
+func (items recentItems) mostShared(tally bandTally, shared []uint32, limit int) []uint32 {
+	maxHits := 0
 	for _, slot := range shared {
-		maxHits = max(maxHits, items[slot].hits)
+		maxHits = max(maxHits, tally.hits(slot))
 	}
 	// The fewest hits among the limit best: every item above it is kept,
 	// and the items at it by key, as many as there is room for.
 	byHits := make([]int, maxHits+1)
 	for _, slot := range shared {
-		byHits[items[slot].hits]++
+		byHits[tally.hits(slot)]++
 	}
 	least, above := maxHits, 0
 	for least > 0 && above+byHits[least] < limit {
@@ -518,17 +534,17 @@ func (items recentItems) mostShared(shared []uint32, limit int) []uint32 {
 	edge := make([]uint32, 0, limit-above) // the least-hit items kept, by key
 	kept := shared[:0]
 	for _, slot := range shared {
-		switch it := &items[slot]; {
-		case it.hits > least:
+		switch h, key := tally.hits(slot), items[slot].key; {
+		case h > least:
 			kept = append(kept, slot)
-		case it.hits == least:
-			if len(edge) == cap(edge) && it.key >= items[edge[len(edge)-1]].key {
+		case h == least:
+			if len(edge) == cap(edge) && key >= items[edge[len(edge)-1]].key {
 				continue
 			}
 			if len(edge) == cap(edge) {
 				edge = edge[:len(edge)-1]
 			}
-			i, _ := slices.BinarySearchFunc(edge, it.key, func(e uint32, k string) int { return cmp.Compare(items[e].key, k) })
+			i, _ := slices.BinarySearchFunc(edge, key, func(e uint32, k string) int { return cmp.Compare(items[e].key, k) })
 			edge = slices.Insert(edge, i, slot)
 		}
 	}
