@@ -98,7 +98,7 @@ type itemLookup struct {
 	id string
 }
 
-func (l itemLookup) ByBands([]uint64, time.Time, time.Time, int, int) ([]Item, error) {
+func (l itemLookup) ByBands([]uint64, time.Time, time.Time, int, int, func(TitleSketch) bool) ([]Item, error) {
 	return l.cands[l.id], nil
 }
 

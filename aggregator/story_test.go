@@ -144,7 +144,7 @@ func (m *memLookup) ByTitleKey(key string, from, to time.Time) ([]Item, error) {
 	return out, nil
 }
 
-func (m *memLookup) ByBands(bands []uint64, from, to time.Time, minShared, limit int) ([]Item, error) {
+func (m *memLookup) ByBands(bands []uint64, from, to time.Time, minShared, limit int, keep func(TitleSketch) bool) ([]Item, error) {
 	type hit struct {
 		it Item
 		n  int
@@ -163,11 +163,13 @@ func (m *memLookup) ByBands(bands []uint64, from, to time.Time, minShared, limit
 	}
 	slices.SortStableFunc(hits, func(a, b hit) int { return b.n - a.n })
 	var out []Item
-	for _, h := range hits {
-		if len(out) == limit {
+	for i, h := range hits {
+		if i == limit {
 			break
 		}
-		out = append(out, h.it)
+		if keep(h.it.Tokens.Sketch()) {
+			out = append(out, h.it)
+		}
 	}
 	return out, nil
 }
@@ -572,4 +574,72 @@ func TestLedeTokensReadOnlyTheLede(t *testing.T) {
 				i, s[0], gotTokens, gotNamed, wantTokens, wantNamed)
 		}
 	}
+}
+
+// TestTitleSketchRulesOutOnlyNonDuplicates compares every ordered pair of
+// the fixture's items: the title sketch may rule a candidate out only
+// where nearDuplicate rejects it, and where the titles' overlap is below
+// minTitleOverlap; and it must rule most pairs out, or it saves nothing.
+func TestTitleSketchRulesOutOnlyNonDuplicates(t *testing.T) {
+	f, items, _ := loadStoryFixture(t)
+	m := NewStoryMerger(f.Sources)
+	docs := make([]*storyDoc, len(items))
+	for i := range items {
+		m.Prepare(&items[i])
+		docs[i] = docOf(items[i].Source, items[i].Tokens)
+	}
+	pairs, ruledOut, near := 0, 0, 0
+	for i, a := range docs {
+		for j := range items {
+			if i == j {
+				continue
+			}
+			pairs++
+			b := docs[j]
+			_, dup := nearDuplicate(a, b)
+			if dup {
+				near++
+			}
+			if a.mayNearDuplicate(items[j].Tokens.Sketch()) {
+				continue
+			}
+			ruledOut++
+			if dup {
+				t.Errorf("the sketch of %q rules out its near-duplicate %q", items[j].Title, items[i].Title)
+			}
+			if len(a.title) >= 2 && len(b.title) >= 2 && overlap(a.titleSet, b.titleSet) >= minTitleOverlap {
+				t.Errorf("the sketch of %q rules out %q, whose title overlaps it by %.2f", items[j].Title, items[i].Title, overlap(a.titleSet, b.titleSet))
+			}
+		}
+	}
+	t.Logf("%d pairs, %d near-duplicates, %d ruled out by the sketch", pairs, near, ruledOut)
+	if near == 0 || ruledOut < pairs*3/4 {
+		t.Errorf("%d pairs, %d near-duplicates: the sketch rules out %d, want most", pairs, near, ruledOut)
+	}
+	if (&StoryTokens{Title: []string{"a", "b"}}).Sketch() == (TitleSketch{}) || (*StoryTokens)(nil).Sketch() != (TitleSketch{}) {
+		t.Error("a title's sketch is the zero sketch, or no tokens' is not")
+	}
+	if !docs[0].mayNearDuplicate(TitleSketch{}) {
+		t.Error("the zero sketch rules a candidate out")
+	}
+}
+
+// FuzzTitleSketch checks, for any two items, that the title sketch of one
+// rules the other out only where nearDuplicate rejects the pair.
+func FuzzTitleSketch(f *testing.F) {
+	f.Add("Kenya parliament approves climate plan", "Kenya's parliament approves the climate plan - Daily Ledger",
+		"<p>The parliament of Kenya approved the climate plan on Tuesday, officials said.</p>",
+		"<p>Kenya's parliament approved its climate plan on Tuesday, according to a statement.</p>")
+	f.Add("UN forum opens in Geneva", "Forum on human rights opens", "", "")
+	f.Fuzz(func(t *testing.T, titleA, titleB, summaryA, summaryB string) {
+		a := Item{ID: "a", Source: "s1", Title: titleA, Summary: summaryA}
+		b := Item{ID: "b", Source: "s2", Title: titleB, Summary: summaryB}
+		var m *StoryMerger
+		m.Prepare(&a)
+		m.Prepare(&b)
+		da, db := docOf(a.Source, a.Tokens), docOf(b.Source, b.Tokens)
+		if _, dup := nearDuplicate(da, db); dup && !da.mayNearDuplicate(b.Tokens.Sketch()) {
+			t.Fatalf("the sketch of %q rules out its near-duplicate %q", titleB, titleA)
+		}
+	})
 }

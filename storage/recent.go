@@ -105,6 +105,7 @@ func (ix *recentIndex) forgetHeads() {
 type recentItem struct {
 	key       string // item key; "" in a free slot
 	published uint64 // time key of Published, as a number
+	sketch    aggregator.TitleSketch
 	// refs counts the entries naming the item.
 	refs int32
 }
@@ -130,8 +131,8 @@ func (t bandTally) hits(slot uint32) int { return int(t[slot] & (1<<tallyBits - 
 
 // newSlot returns a slot holding the item under key published at pub,
 // with no entry naming it yet.
-func (ix *recentIndex) newSlot(key string, pub uint64) uint32 {
-	item := recentItem{key: key, published: pub}
+func (ix *recentIndex) newSlot(key string, pub uint64, sketch aggregator.TitleSketch) uint32 {
+	item := recentItem{key: key, published: pub, sketch: sketch}
 	if n := len(ix.free); n > 0 {
 		slot := ix.free[n-1]
 		ix.free = ix.free[:n-1]
@@ -327,7 +328,7 @@ func (rt *recentTx) add(key []byte, it *aggregator.Item) {
 	if !ix.loaded || pub < ix.horizon {
 		return
 	}
-	slot := ix.newSlot(string(key), pub)
+	slot := ix.newSlot(string(key), pub, it.Tokens.Sketch())
 	if t := it.Keys.Title; indexable(t) {
 		if ix.insert(t, 0, slot) {
 			rt.undo = append(rt.undo, recentChange{added: true, title: t, slot: slot})
@@ -366,7 +367,8 @@ func (rt *recentTx) drop(key []byte, it *aggregator.Item) {
 // it (nil when the item goes).
 func (rt *recentTx) move(key []byte, stored, it *aggregator.Item) {
 	if stored != nil && it != nil && stored.Published.Equal(it.Published) &&
-		stored.Keys.Title == it.Keys.Title && slices.Equal(stored.Keys.Bands, it.Keys.Bands) {
+		stored.Keys.Title == it.Keys.Title && slices.Equal(stored.Keys.Bands, it.Keys.Bands) &&
+		stored.Tokens.Sketch() == it.Tokens.Sketch() {
 		return
 	}
 	if stored != nil {
@@ -430,7 +432,7 @@ func (rt *recentTx) load(from uint64, to *uint64) error {
 		if err != nil {
 			return fmt.Errorf("item %q: %w", k[timeKeyLen:], err)
 		}
-		slot := ix.newSlot(string(k[timeKeyLen:]), pub)
+		slot := ix.newSlot(string(k[timeKeyLen:]), pub, it.Tokens.Sketch())
 		if t := it.Keys.Title; indexable(t) {
 			ix.insert(t, 0, slot)
 		}
@@ -457,9 +459,9 @@ func (rt *recentTx) byTitle(key string, from, to time.Time, limit int) ([][]byte
 
 // byBands returns the keys of the items published within [from, to] that
 // share at least minShared of bands, most shared first (ties by key), at
-// most limit. Each band contributes its latest maxBandEntries items in the
-// window.
-func (rt *recentTx) byBands(bands []uint64, from, to time.Time, minShared, limit int) ([][]byte, error) {
+// most limit, less those whose title sketch keep (if not nil) rejects.
+// Each band contributes its latest maxBandEntries items in the window.
+func (rt *recentTx) byBands(bands []uint64, from, to time.Time, minShared, limit int, keep func(aggregator.TitleSketch) bool) ([][]byte, error) {
 	if err := rt.cover(from); err != nil {
 		return nil, err
 	}
@@ -503,9 +505,11 @@ func (rt *recentTx) byBands(bands []uint64, from, to time.Time, minShared, limit
 		}
 		return cmp.Compare(items[a].key, items[b].key)
 	})
-	keys := make([][]byte, len(shared))
-	for i, slot := range shared {
-		keys[i] = []byte(items[slot].key)
+	keys := make([][]byte, 0, len(shared))
+	for _, slot := range shared {
+		if keep == nil || keep(items[slot].sketch) {
+			keys = append(keys, []byte(items[slot].key))
+		}
 	}
 	ix.hits = hits[:0]
 	return keys, nil

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -553,10 +554,18 @@ func TestRecentByBands(t *testing.T) {
 				bands []uint64
 			}
 			var all []entry
+			// Every other item's title sketch is one the lookup's keep
+			// rejects.
+			rejected := map[aggregator.TitleSketch]bool{}
 			for i := range tc.items {
 				it := recentItem{key: fmt.Sprintf("item-%04d", r.IntN(10000)*10000+i),
 					published: timeKeyNum(base.Add(-time.Duration(r.IntN(96*60)) * time.Minute))}
-				slot := ix.newSlot(it.key, it.published)
+				n := strconv.Itoa(i)
+				it.sketch = (&aggregator.StoryTokens{Title: []string{"a" + n, "b" + n, "c" + n, "d" + n}}).Sketch()
+				if i%2 == 1 {
+					rejected[it.sketch] = true
+				}
+				slot := ix.newSlot(it.key, it.published, it.sketch)
 				var bands []uint64
 				for _, b := range r.Perm(tc.pool)[:16] {
 					bands = append(bands, uint64(b))
@@ -588,9 +597,11 @@ func TestRecentByBands(t *testing.T) {
 					}
 				}
 				var want []string
+				sketches := map[string]aggregator.TitleSketch{}
 				for _, e := range all {
 					if hits[e.item.key] >= tc.minShared {
 						want = append(want, e.item.key)
+						sketches[e.item.key] = e.item.sketch
 					}
 				}
 				slices.SortFunc(want, func(a, b string) int {
@@ -605,9 +616,16 @@ func TestRecentByBands(t *testing.T) {
 				if len(want) == 0 {
 					t.Fatal("the case finds nothing: it tests nothing")
 				}
+				// The first round keeps every candidate; the others drop
+				// the rejected ones from the most shared.
+				var keep func(aggregator.TitleSketch) bool
+				if round > 0 {
+					keep = func(s aggregator.TitleSketch) bool { return !rejected[s] }
+					want = slices.DeleteFunc(want, func(k string) bool { return rejected[sketches[k]] })
+				}
 
 				rt := ix.begin(nil)
-				keys, err := rt.byBands(query, from, to, tc.minShared, tc.limit)
+				keys, err := rt.byBands(query, from, to, tc.minShared, tc.limit, keep)
 				rt.settle(errors.New("read only"))
 				if err != nil {
 					t.Fatal(err)

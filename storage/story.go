@@ -402,8 +402,8 @@ func (l *txLookup) ByTitleKey(key string, from, to time.Time) ([]aggregator.Item
 
 // ByBands implements aggregator.StoryLookup: it counts shared bands in
 // the recent index and decodes only the items it returns.
-func (l *txLookup) ByBands(bands []uint64, from, to time.Time, minShared, limit int) ([]aggregator.Item, error) {
-	keys, err := l.recent.byBands(bands, from, to, minShared, limit)
+func (l *txLookup) ByBands(bands []uint64, from, to time.Time, minShared, limit int, keep func(aggregator.TitleSketch) bool) ([]aggregator.Item, error) {
+	keys, err := l.recent.byBands(bands, from, to, minShared, limit, keep)
 	if err != nil {
 		return nil, err
 	}
