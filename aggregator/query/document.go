@@ -37,10 +37,12 @@ type Document struct {
 	words  []span
 	fields [numFields]fieldRange
 	// index holds each distinct word once, sorted, with the fields it
-	// occurs in, for binary-search lookups of terms and prefixes: every
-	// word, or only those of vocab when it is not nil.
-	index []indexEntry
-	vocab *Vocabulary
+	// occurs in, for binary-search lookups of terms and prefixes; a
+	// document for a vocabulary has none, but vocabFields: the fields
+	// holding each of vocab's words and prefixes, by their number.
+	index       []indexEntry
+	vocab       *Vocabulary
+	vocabFields []uint8
 	// full is the document with every word indexed, built the first
 	// time a query outside vocab is matched against it.
 	full struct {
@@ -97,7 +99,11 @@ func newDocument(f Fields, v *Vocabulary) *Document {
 	b.field(numFields)
 
 	d := &Document{text: b.text.String(), words: b.words, fields: b.fields, vocab: v}
-	d.buildIndex(sc)
+	if v != nil {
+		d.indexVocabulary()
+	} else {
+		d.buildIndex()
+	}
 	return d
 }
 
@@ -109,7 +115,7 @@ func (d *Document) indexing(q *Query) *Document {
 	}
 	d.full.once.Do(func() {
 		full := &Document{text: d.text, words: d.words, fields: d.fields}
-		full.buildIndex(nil)
+		full.buildIndex()
 		d.full.doc = full
 	})
 	return d.full.doc
@@ -218,16 +224,8 @@ const (
 	posMask  = 1<<posBits - 1
 )
 
-// buildIndex indexes d's words, sorting them in sc's buffer (nil: a new
-// one).
-func (d *Document) buildIndex(sc *scratch) {
-	var keys []uint64
-	if sc != nil {
-		keys = sc.keys[:0]
-		defer func() { sc.keys = keepBuffer(sc.keys, keys) }()
-	} else {
-		keys = make([]uint64, 0, len(d.words))
-	}
+func (d *Document) buildIndex() {
+	keys := make([]uint64, 0, len(d.words))
 	if len(d.words) > posMask {
 		// Not worth a second code path: such a document is tens of
 		// megabytes. Index what fits.
@@ -238,7 +236,7 @@ func (d *Document) buildIndex(sc *scratch) {
 		}
 	}
 	for i, w := range d.words {
-		if w.start == w.end || (d.vocab != nil && !d.vocab.holds(d.word(w))) {
+		if w.start == w.end {
 			continue
 		}
 		var k uint64
@@ -301,8 +299,28 @@ func (d *Document) search(w string) int {
 	return lo
 }
 
+// indexVocabulary notes the fields that hold each of the vocabulary's
+// words and prefixes.
+func (d *Document) indexVocabulary() {
+	d.vocabFields = make([]uint8, d.vocab.size)
+	for f := range numFields {
+		r := d.fields[f].words
+		for _, w := range d.words[r[0]:r[1]] {
+			if w.start != w.end {
+				d.vocab.note(d.vocabFields, d.word(w), 1<<f)
+			}
+		}
+	}
+}
+
 // wordFields returns the fields that hold the word w.
 func (d *Document) wordFields(w string) uint8 {
+	if d.vocab != nil {
+		if id, ok := d.vocab.words[w]; ok {
+			return d.vocabFields[id]
+		}
+		return 0
+	}
 	i := d.search(w)
 	if i < len(d.index) && d.word(d.index[i].span) == w {
 		return d.index[i].fields
@@ -312,6 +330,12 @@ func (d *Document) wordFields(w string) uint8 {
 
 // prefixFields returns the fields that hold a word starting with p.
 func (d *Document) prefixFields(p string) uint8 {
+	if d.vocab != nil {
+		if id, ok := d.vocab.prefixes[p]; ok {
+			return d.vocabFields[id]
+		}
+		return 0
+	}
 	var fields uint8
 	for i := d.search(p); i < len(d.index); i++ {
 		e := d.index[i]
@@ -327,18 +351,19 @@ func (d *Document) prefixFields(p string) uint8 {
 // document's index: their terms' words, and the last words of prefix
 // terms as prefixes. Sorting every word of an item was most of the cost
 // of indexing it, and topic queries look up a few dozen words: a document
-// made by the vocabulary's NewDocument indexes only the words it holds,
-// which answers those queries exactly as a full index would (every
-// occurrence of a looked-up word, and every word a looked-up prefix
-// starts, is indexed). Any other query matched against such a document
-// gets a full index, built once. A Vocabulary is immutable and safe for
-// concurrent use.
+// made by the vocabulary's NewDocument sorts nothing, but notes which
+// fields hold each of the vocabulary's words and prefixes. That answers
+// those queries exactly as a full index would. Any other query matched
+// against such a document gets a full index, built once. A Vocabulary is
+// immutable and safe for concurrent use.
 type Vocabulary struct {
 	// scratch holds *scratch buffers for building documents.
-	scratch  sync.Pool
-	queries  map[*Query]bool
-	words    map[string]bool
-	prefixes map[string]bool
+	scratch sync.Pool
+	queries map[*Query]bool
+	// words and prefixes number the words and prefixes, from 0 to size.
+	words    map[string]int
+	prefixes map[string]int
+	size     int
 	// prefixLens are the prefixes' distinct lengths, ascending.
 	prefixLens []int
 	// lengths[c] has bit min(n, 63) set when a word of n bytes starting
@@ -349,7 +374,7 @@ type Vocabulary struct {
 
 // NewVocabulary returns the vocabulary of qs.
 func NewVocabulary(qs ...*Query) *Vocabulary {
-	v := &Vocabulary{queries: map[*Query]bool{}, words: map[string]bool{}, prefixes: map[string]bool{}}
+	v := &Vocabulary{queries: map[*Query]bool{}, words: map[string]int{}, prefixes: map[string]int{}}
 	v.scratch.New = func() any { return new(scratch) }
 	for _, q := range qs {
 		v.queries[q] = true
@@ -379,10 +404,16 @@ func (v *Vocabulary) add(n *node) {
 		switch {
 		case n.noSpace[i]:
 		case n.prefix && i == last:
-			v.prefixes[w] = true
+			if _, ok := v.prefixes[w]; !ok {
+				v.prefixes[w] = v.size
+				v.size++
+			}
 			v.mark(w, ^uint64(0)<<min(len(w), 63))
 		default:
-			v.words[w] = true
+			if _, ok := v.words[w]; !ok {
+				v.words[w] = v.size
+				v.size++
+			}
 			v.mark(w, 1<<min(len(w), 63))
 		}
 	}
@@ -400,37 +431,34 @@ func (v *Vocabulary) mark(w string, bits uint64) {
 	v.lengths[w[0]] |= bits
 }
 
-// holds reports whether the index of a document for v must hold the
-// word w, which is not empty.
-func (v *Vocabulary) holds(w string) bool {
+// note sets bit in fields (by vocabulary number) for the word w, which is
+// not empty, if it is one of v's words, and for each of v's prefixes it
+// starts with.
+func (v *Vocabulary) note(fields []uint8, w string, bit uint8) {
 	if v.lengths[w[0]]&(1<<min(len(w), 63)) == 0 {
-		return false
+		return
 	}
-	if v.words[w] {
-		return true
+	if id, ok := v.words[w]; ok {
+		fields[id] |= bit
 	}
 	for _, n := range v.prefixLens {
 		if n > len(w) {
 			break
 		}
-		if v.prefixes[w[:n]] {
-			return true
+		if id, ok := v.prefixes[w[:n]]; ok {
+			fields[id] |= bit
 		}
 	}
-	return false
 }
 
-// NewDocument normalises f, as the package's NewDocument does, indexing
-// only the vocabulary's words.
+// NewDocument normalises f, as the package's NewDocument does, noting
+// only where the vocabulary's words and prefixes occur.
 func (v *Vocabulary) NewDocument(f Fields) *Document { return newDocument(f, v) }
 
 // scratch holds the buffers a document is built in, kept for the next:
 // they are as large as the item's text, and a poll builds a document for
 // every item.
-type scratch struct {
-	raw, norm []byte
-	keys      []uint64
-}
+type scratch struct{ raw, norm []byte }
 
 // maxScratch bounds the elements of a buffer kept for reuse, so that one
 // huge item does not pin its buffers.

@@ -244,7 +244,7 @@ func TestMatch(t *testing.T) {
 			// which falls back to a full index.
 			vd := NewVocabulary(q).NewDocument(*f)
 			if got := q.Match(vd); got != tc.want {
-				t.Fatalf("Parse(%q) [%s].Match(vocabulary document) = %v, want %v; index %q", tc.query, q, got, tc.want, indexWords(vd))
+				t.Fatalf("Parse(%q) [%s].Match(vocabulary document) = %v, want %v; fields noted %v", tc.query, q, got, tc.want, vd.vocabFields)
 			}
 			if got, want := q.Explain(vd), q.Explain(d); !slices.Equal(got, want) {
 				t.Fatalf("Parse(%q) [%s].Explain(vocabulary document) = %q, want %q", tc.query, q, got, want)
@@ -265,28 +265,49 @@ func indexWords(d *Document) []string {
 	return ws
 }
 
-// TestVocabularyIndexesOnlyItsWords checks what a vocabulary document's
-// index holds: the looked-up words and the words with a looked-up
-// prefix, once each, and nothing else; words of scripts without spaces
-// are found in the text, not the index.
-func TestVocabularyIndexesOnlyItsWords(t *testing.T) {
-	q, err := Parse(`forum OR "human rights" OR defend* OR title:genève OR 人权 OR x`)
+// TestVocabularyDocument checks what a vocabulary document notes: for
+// each of the vocabulary's words and prefixes, the fields a full index
+// finds it in, and no sorted index. Words of scripts without spaces are
+// found in the text, not noted.
+func TestVocabularyDocument(t *testing.T) {
+	q, err := Parse(`forum OR "human rights" OR defend* OR title:genève OR 人权 OR x OR hum*`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := NewVocabulary(q).NewDocument(Fields{
-		Title:   "Forum in Genève: defenders defend human rights",
-		Summary: "<p>The forum's human-rights defenders. 人权论坛</p>",
-	})
-	want := []string{"defend", "defenders", "forum", "geneve", "human", "rights"}
-	if got := indexWords(d); !slices.Equal(got, want) {
-		t.Errorf("index holds %q, want %q", got, want)
+	f := Fields{
+		Title:      "Forum in Genève: defenders defend human rights",
+		Summary:    "<p>The forum's human-rights defenders. 人权论坛</p>",
+		Categories: []string{"Human Rights"},
+	}
+	v := NewVocabulary(q)
+	d, full := v.NewDocument(f), NewDocument(f)
+	if len(d.index) != 0 || len(d.vocabFields) != 7 {
+		t.Fatalf("vocabulary document: index %q, %d noted", indexWords(d), len(d.vocabFields))
+	}
+	const title, summary, category = 1 << fieldTitle, 1 << fieldSummary, 1 << fieldCategory
+	for _, tc := range []struct {
+		word   string
+		prefix bool
+		want   uint8
+	}{
+		{"forum", false, title | summary},
+		{"human", false, title | summary | category},
+		{"rights", false, title | summary | category},
+		{"geneve", false, title},
+		{"x", false, 0},
+		{"defend", true, title | summary},
+		{"hum", true, title | summary | category},
+	} {
+		got, fromFull := d.wordFields(tc.word), full.wordFields(tc.word)
+		if tc.prefix {
+			got, fromFull = d.prefixFields(tc.word), full.prefixFields(tc.word)
+		}
+		if got != tc.want || fromFull != tc.want {
+			t.Errorf("%q (prefix %v): fields %03b, full index %03b, want %03b", tc.word, tc.prefix, got, fromFull, tc.want)
+		}
 	}
 	if !q.Match(d) {
 		t.Errorf("%s does not match", q)
-	}
-	if full := NewDocument(Fields{Title: "Forum"}); len(indexWords(full)) != 1 {
-		t.Errorf("full index holds %q", indexWords(full))
 	}
 }
 
