@@ -121,7 +121,7 @@ type recentItems []recentItem
 // byBands query: the query's number above tallyBits bits of count, so
 // that a query starts from zero without clearing the tally. It is kept
 // apart from the items' table so that the walk of the bands, a read at a
-// random slot for each entry, reads eight bytes a slot, not forty.
+// random slot for each entry, reads eight bytes a slot, not a whole item.
 type bandTally []uint64
 
 const tallyBits = 16
@@ -268,7 +268,7 @@ func (ix *recentIndex) trim(horizon uint64) {
 	}
 	trimRecent(ix.titles, ix.items, horizon)
 	trimRecent(ix.bands, ix.items, horizon)
-	// The table keeps its length (40 bytes a slot): the slots freed here
+	// The table keeps its length (56 bytes a slot): the slots freed here
 	// are taken again by the items that follow.
 	for slot := range ix.items {
 		if it := &ix.items[slot]; it.key != "" && it.published < horizon {
