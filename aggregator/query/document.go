@@ -460,7 +460,7 @@ func (v *Vocabulary) NewDocument(f Fields) *Document { return newDocument(f, v) 
 // every item.
 type scratch struct{ raw, norm []byte }
 
-// maxScratch bounds the elements of a buffer kept for reuse, so that one
+// maxScratch bounds the bytes of a buffer kept for reuse, so that one
 // huge item does not pin its buffers.
 const maxScratch = 64 << 10
 
@@ -471,7 +471,7 @@ func (sc *scratch) keep(raw, norm []byte) {
 
 // keepBuffer returns used, the grown form of the kept buffer old, if it is
 // small enough to keep, else old.
-func keepBuffer[E any](old, used []E) []E {
+func keepBuffer(old, used []byte) []byte {
 	if cap(used) > maxScratch {
 		return old
 	}
