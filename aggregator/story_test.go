@@ -624,6 +624,38 @@ func TestTitleSketchRulesOutOnlyNonDuplicates(t *testing.T) {
 	}
 }
 
+// TestMayNearDuplicate checks the sketch's rule at its bounds: a title
+// under two tokens, and an overlap of exactly minTitleOverlap of the
+// shorter title, whichever of the two is shorter. No two words of a case
+// share a bit of the sketch, so the cases test the rule, not collisions.
+func TestMayNearDuplicate(t *testing.T) {
+	for _, tc := range []struct {
+		name            string
+		item, candidate []string // title tokens
+		want            bool
+	}{
+		{"same title", []string{"kenya", "budget"}, []string{"kenya", "budget"}, true},
+		{"one-token item", []string{"kenya"}, []string{"kenya", "budget"}, false},
+		{"one-token candidate", []string{"kenya", "budget"}, []string{"kenya"}, false},
+		{"half of the shorter item", []string{"kenya", "budget"}, []string{"kenya", "rail", "project", "delay", "vote", "senate", "farmer", "harbor"}, true},
+		{"half of the shorter candidate", []string{"kenya", "rail", "project", "delay", "vote", "senate", "farmer", "harbor"}, []string{"kenya", "budget"}, true},
+		{"repeated candidate token counts once", []string{"kenya", "rail", "senate", "harbor"}, []string{"kenya", "kenya", "kenya", "budget"}, true},
+		{"disjoint", []string{"kenya", "budget", "vote"}, []string{"brazil", "rail", "delay"}, false},
+		{"a third of the shorter", []string{"kenya", "budget", "vote"}, []string{"kenya", "rail", "delay"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := docOf("s1", &StoryTokens{Title: tc.item})
+			c := (&StoryTokens{Title: tc.candidate}).Sketch()
+			if got := d.mayNearDuplicate(c); got != tc.want {
+				t.Errorf("mayNearDuplicate = %v, want %v (overlap %.2f)", got, tc.want, overlap(d.titleSet, docOf("s2", &StoryTokens{Title: tc.candidate}).titleSet))
+			}
+			if !d.mayNearDuplicate(TitleSketch{}) {
+				t.Error("the zero sketch rules a candidate out")
+			}
+		})
+	}
+}
+
 // FuzzTitleSketch checks, for any two items, that the title sketch of one
 // rules the other out only where nearDuplicate rejects the pair.
 func FuzzTitleSketch(f *testing.F) {
