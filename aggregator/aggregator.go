@@ -180,8 +180,8 @@ type StoryLookup interface {
 	// ByBands returns the items published within [from, to] that share at
 	// least minShared of these locality-sensitive hash bands, most shared
 	// first, at most limit of them, less those whose title sketch (the
-	// Sketch of their Tokens) keep rejects. It may look at only the
-	// latest entries of a crowded band.
+	// Sketch of their Tokens) keep rejects; a nil keep rejects none. It
+	// may look at only the latest entries of a crowded band.
 	ByBands(bands []uint64, from, to time.Time, minShared, limit int, keep func(TitleSketch) bool) ([]Item, error)
 	// StoryPublished returns a stored story's Published (its earliest
 	// member's); the error wraps ErrNotFound when there is no such story.

@@ -167,7 +167,7 @@ func (m *memLookup) ByBands(bands []uint64, from, to time.Time, minShared, limit
 		if i == limit {
 			break
 		}
-		if keep(h.it.Tokens.Sketch()) {
+		if keep == nil || keep(h.it.Tokens.Sketch()) {
 			out = append(out, h.it)
 		}
 	}
