@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -190,22 +191,25 @@ func putItem(tx *bolt.Tx, recent *recentTx, key []byte, stored, it *aggregator.I
 		return err
 	}
 
-	newKey := indexKey(it.Published, key)
-	var oldKey []byte
-	if stored != nil {
-		oldKey = indexKey(stored.Published, key)
-	}
-	// Keys compare instants, so a Published that only changed zone stays put.
-	moved := stored == nil || string(oldKey) != string(newKey)
-
+	// The entry moves when its day or FirstSeen does, and is rewritten
+	// when its time does. Keys and values compare instants, so a
+	// Published that only changed zone stays put.
 	pub := tx.Bucket(bucketPublished)
-	if moved {
-		if oldKey != nil {
+	pub.FillPercent = publishedIndexFill
+	newKey := publishedKey(it.Published, it.FirstSeen, key)
+	write := stored == nil
+	if stored != nil {
+		if oldKey := publishedKey(stored.Published, stored.FirstSeen, key); !bytes.Equal(oldKey, newKey) {
 			if err := pub.Delete(oldKey); err != nil {
 				return err
 			}
+			write = true
+		} else {
+			write = timeKey(stored.Published) != timeKey(it.Published)
 		}
-		if err := pub.Put(newKey, nil); err != nil {
+	}
+	if write {
+		if err := pub.Put(newKey, timeKeyBytes(it.Published)); err != nil {
 			return err
 		}
 	}
@@ -235,7 +239,7 @@ func deleteItem(tx *bolt.Tx, recent *recentTx, key []byte, changed topicChanges)
 	if err != nil {
 		return false, err
 	}
-	if err := tx.Bucket(bucketPublished).Delete(indexKey(it.Published, key)); err != nil {
+	if err := tx.Bucket(bucketPublished).Delete(publishedKey(it.Published, it.FirstSeen, key)); err != nil {
 		return false, err
 	}
 	if err := moveStoryKeys(tx, recent, key, &it, nil); err != nil {

@@ -27,7 +27,7 @@ import (
 // growthStoreVersion names the shape of the stores the growth benchmarks
 // build; change it when the set-up changes so that cached stores are
 // rebuilt.
-const growthStoreVersion = "g2"
+const growthStoreVersion = "g3"
 
 const (
 	growthSources = 200  // sources the stored items come from

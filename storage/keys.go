@@ -2,6 +2,7 @@ package storage
 
 import (
 	"encoding/binary"
+	"fmt"
 	"math"
 	"time"
 )
@@ -54,14 +55,52 @@ func itemKey(source, id string) []byte {
 	return append(k, id...)
 }
 
-// indexKey is a key of the topic and retention indexes: time first so a
-// cursor walks in time order, the item key after it to make keys unique and
-// break ties deterministically.
-func indexKey(published time.Time, ikey []byte) []byte {
-	tk := timeKey(published)
-	k := make([]byte, 0, timeKeyLen+len(ikey))
-	k = append(k, tk[:]...)
+// publishedKeyPrefixLen is the length of a retention index key before
+// the item key: the day of the item's Published, then its FirstSeen.
+const publishedKeyPrefixLen = 2 * timeKeyLen
+
+// publishedKey is the key of an item in the retention index: the UTC day
+// of its Published, its FirstSeen, then its item key; the value is the
+// time key of its Published. Retention and the recent index walk it a day
+// at a time and read the exact time from the value.
+//
+// Up to schema 4 the index was keyed by the exact time, so the entries of
+// a poll went in wherever their times fell: in the end-to-end benchmark's
+// cold poll of 2,000 feeds, whose items spread over two days, it took
+// 31,800 of the 290,000 page writes. Within a day, items are now ordered
+// by when they were first stored, so a poll's new items go at the end of
+// the few days they fall on, as news arriving now goes at the end of
+// today.
+func publishedKey(published, firstSeen time.Time, ikey []byte) []byte {
+	day, seen := timeKey(published.Truncate(publishedDay)), timeKey(firstSeen)
+	k := make([]byte, 0, publishedKeyPrefixLen+len(ikey))
+	k = append(k, day[:]...)
+	k = append(k, seen[:]...)
 	return append(k, ikey...)
+}
+
+// publishedIndexFill is how full a split leaves the pages of the
+// retention index: new entries come last in their day (see publishedKey),
+// so a page split at bbolt's default of half would stay half empty.
+const publishedIndexFill = 0.9
+
+// publishedDay is the span of Published that the retention index groups
+// items by.
+const publishedDay = 24 * time.Hour
+
+// publishedDayKey is the first key of the day of t in the retention
+// index: every key of an item published at or after t is not before it.
+func publishedDayKey(t time.Time) []byte {
+	return timeKeyBytes(t.Truncate(publishedDay))
+}
+
+// publishedEntry splits a retention index entry into the item key and
+// the time key (as a number) of its Published.
+func publishedEntry(k, v []byte) (ikey []byte, pub uint64, err error) {
+	if len(k) <= publishedKeyPrefixLen || len(v) != timeKeyLen {
+		return nil, 0, fmt.Errorf("malformed published entry %x → %x", k, v)
+	}
+	return k[publishedKeyPrefixLen:], binary.BigEndian.Uint64(v), nil
 }
 
 // topicDay is the span of Published that a topic index groups stories by.

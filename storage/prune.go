@@ -40,17 +40,25 @@ func (db *DB) Prune(ctx context.Context, cutoff time.Time) (aggregator.PruneResu
 }
 
 func pruneItems(ctx context.Context, tx *bolt.Tx, recent *recentTx, cutoff, now time.Time) (aggregator.PruneResult, error) {
-	// Collect, then delete: deleting under a cursor can skip keys.
-	end := timeKey(cutoff)
+	// Collect, then delete: deleting under a cursor can skip keys. The
+	// days before the cutoff's are all older than it; of its own day, the
+	// items published before it.
+	end, lastDay := timeKeyNum(cutoff), publishedDayKey(cutoff)
 	var keys [][]byte
 	c := tx.Bucket(bucketPublished).Cursor()
-	for k, _ := c.First(); k != nil && bytes.Compare(k[:timeKeyLen], end[:]) < 0; k, _ = c.Next() {
+	for k, v := c.First(); k != nil && bytes.Compare(k[:min(len(k), timeKeyLen)], lastDay) <= 0; k, v = c.Next() {
 		if len(keys)%256 == 0 {
 			if err := ctx.Err(); err != nil {
 				return aggregator.PruneResult{}, err
 			}
 		}
-		keys = append(keys, bytes.Clone(k[timeKeyLen:]))
+		ikey, pub, err := publishedEntry(k, v)
+		if err != nil {
+			return aggregator.PruneResult{}, err
+		}
+		if pub < end {
+			keys = append(keys, bytes.Clone(ikey))
+		}
 	}
 
 	changed := topicChanges{}

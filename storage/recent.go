@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/binary"
 	"fmt"
@@ -159,6 +160,11 @@ func newRecentIndex(now func() time.Time) *recentIndex {
 func timeKeyNum(t time.Time) uint64 {
 	k := timeKey(t)
 	return binary.BigEndian.Uint64(k[:])
+}
+
+// timeOfKeyNum is the inverse of timeKeyNum.
+func timeOfKeyNum(n uint64) time.Time {
+	return parseTimeKey(binary.BigEndian.AppendUint64(nil, n))
 }
 
 // recentTx is the recent index as one write transaction sees it: its
@@ -409,30 +415,50 @@ func (rt *recentTx) cover(from time.Time) error {
 }
 
 // load indexes the stored items published at or after from, and before
-// *to when to is not nil, walking the published index.
+// *to when to is not nil, walking the published index. The index orders
+// a day's items by when they were first stored, so they are indexed in
+// order of publication (then key), as the lists fill fastest.
 func (rt *recentTx) load(from uint64, to *uint64) error {
 	ix := rt.ix
 	items := rt.tx.Bucket(bucketItems)
-	var lo [timeKeyLen]byte
-	binary.BigEndian.PutUint64(lo[:], from)
+	type entry struct {
+		pub  uint64
+		ikey []byte // in the transaction's memory
+	}
+	var found []entry
+	var hi []byte // the last day to walk
+	if to != nil {
+		hi = publishedDayKey(timeOfKeyNum(*to))
+	}
 	c := rt.tx.Bucket(bucketPublished).Cursor()
-	for k, _ := c.Seek(lo[:]); k != nil; k, _ = c.Next() {
-		if len(k) <= timeKeyLen {
-			return fmt.Errorf("malformed published key %x", k)
-		}
-		pub := binary.BigEndian.Uint64(k[:timeKeyLen])
-		if to != nil && pub >= *to {
+	for k, v := c.Seek(publishedDayKey(timeOfKeyNum(from))); k != nil; k, v = c.Next() {
+		if hi != nil && bytes.Compare(k[:min(len(k), timeKeyLen)], hi) > 0 {
 			break
 		}
-		v := items.Get(k[timeKeyLen:])
+		ikey, pub, err := publishedEntry(k, v)
+		if err != nil {
+			return err
+		}
+		if pub >= from && (to == nil || pub < *to) {
+			found = append(found, entry{pub, ikey})
+		}
+	}
+	slices.SortFunc(found, func(a, b entry) int {
+		if c := cmp.Compare(a.pub, b.pub); c != 0 {
+			return c
+		}
+		return bytes.Compare(a.ikey, b.ikey)
+	})
+	for _, e := range found {
+		v := items.Get(e.ikey)
 		if v == nil {
-			return fmt.Errorf("published index names missing item %q", k[timeKeyLen:])
+			return fmt.Errorf("published index names missing item %q", e.ikey)
 		}
 		it, err := decodeItemHead(v)
 		if err != nil {
-			return fmt.Errorf("item %q: %w", k[timeKeyLen:], err)
+			return fmt.Errorf("item %q: %w", e.ikey, err)
 		}
-		slot := ix.newSlot(string(k[timeKeyLen:]), pub, it.Tokens.Sketch())
+		slot := ix.newSlot(string(e.ikey), e.pub, it.Tokens.Sketch())
 		if t := it.Keys.Title; indexable(t) {
 			ix.insert(t, 0, slot)
 		}

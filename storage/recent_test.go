@@ -310,7 +310,7 @@ func TestMigrateV2(t *testing.T) {
 				return errors.New("bucket " + string(name) + " survived the migration")
 			}
 		}
-		if v := tx.Bucket(bucketMeta).Get(keySchema); string(v) != "\x00\x00\x00\x04" {
+		if v := tx.Bucket(bucketMeta).Get(keySchema); string(v) != "\x00\x00\x00\x05" {
 			t.Errorf("schema after migration %x", v)
 		}
 		return nil
@@ -491,14 +491,14 @@ func TestRecentIndexLoadError(t *testing.T) {
 	seed := seedItems()
 	path := filepath.Join(t.TempDir(), "tributary.db")
 	db, m, now := storedXinhua(t, path)
-	ghost := indexKey(now, itemKey("xinhua", "ghost"))
+	ghost := publishedKey(now, now, itemKey("xinhua", "ghost"))
 	put := func(fn func(b *bolt.Bucket) error) {
 		t.Helper()
 		if err := db.bolt.Update(func(tx *bolt.Tx) error { return fn(tx.Bucket(bucketPublished)) }); err != nil {
 			t.Fatal(err)
 		}
 	}
-	put(func(b *bolt.Bucket) error { return b.Put(ghost, nil) })
+	put(func(b *bolt.Bucket) error { return b.Put(ghost, timeKeyBytes(now)) })
 	// Reopened, the index is loaded by the next merge, which meets the
 	// entry.
 	if err := db.Close(); err != nil {

@@ -22,13 +22,13 @@ import (
 
 // schemaVersion is the layout this code reads and writes. Bump it (and add a
 // migration in Open) when buckets or keys change shape.
-const schemaVersion = 4
+const schemaVersion = 5
 
 // Top-level buckets. Item keys are source + "\x00" + item ID everywhere.
 var (
 	bucketMeta       = []byte("meta")         // "schema" → uint32
 	bucketItems      = []byte("items")        // item key → item record
-	bucketPublished  = []byte("published")    // time key + item key → empty; retention index
+	bucketPublished  = []byte("published")    // day of Published + time key of FirstSeen + item key → time key of Published; retention index
 	bucketTopics     = []byte("topics")       // one nested bucket per topic: topicKey (day of the story's Published, its number, its ID) → time key of its Published
 	bucketTopicFP    = []byte("topic_fp")     // topic name → fingerprint
 	bucketStates     = []byte("states")       // source → state record
@@ -230,8 +230,13 @@ func initSchema(tx *bolt.Tx) (version uint32, migrated migration, err error) {
 				return 0, migration{}, fmt.Errorf("migrate schema %d to 3: %w", max(got, 2), err)
 			}
 		}
-		if err := migrateV3(tx); err != nil {
-			return 0, migration{}, fmt.Errorf("migrate schema %d to 4: %w", max(got, 3), err)
+		if got < 4 {
+			if err := migrateV3(tx); err != nil {
+				return 0, migration{}, fmt.Errorf("migrate schema %d to 4: %w", max(got, 3), err)
+			}
+		}
+		if err := migrateV4(tx); err != nil {
+			return 0, migration{}, fmt.Errorf("migrate schema %d to 5: %w", max(got, 4), err)
 		}
 		return schemaVersion, migrated, putSchema(tx, schemaVersion)
 	}

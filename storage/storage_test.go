@@ -528,7 +528,7 @@ func TestOpenSchemaVersion(t *testing.T) {
 		t.Errorf("Path() = %q", db.Path())
 	}
 	err = db.bolt.View(func(tx *bolt.Tx) error {
-		if v := tx.Bucket(bucketMeta).Get(keySchema); string(v) != "\x00\x00\x00\x04" {
+		if v := tx.Bucket(bucketMeta).Get(keySchema); string(v) != "\x00\x00\x00\x05" {
 			return fmt.Errorf("schema record = %x", v)
 		}
 		return nil
@@ -537,7 +537,7 @@ func TestOpenSchemaVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Pretend a newer tributary wrote it.
-	err = db.bolt.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(keySchema, []byte{0, 0, 0, 5}) })
+	err = db.bolt.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(keySchema, []byte{0, 0, 0, 6}) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -548,7 +548,7 @@ func TestOpenSchemaVersion(t *testing.T) {
 	if !errors.Is(err, ErrNewerSchema) {
 		t.Fatalf("Open error = %v, want ErrNewerSchema", err)
 	}
-	if !strings.Contains(err.Error(), "schema version 5") || !strings.Contains(err.Error(), path) {
+	if !strings.Contains(err.Error(), "schema version 6") || !strings.Contains(err.Error(), path) {
 		t.Errorf("error %q does not name the version and path", err)
 	}
 	// The refused open must not hold the lock.

@@ -725,6 +725,42 @@ func migrateV3(tx *bolt.Tx) error {
 	return nil
 }
 
+// migrateV4 turns a schema 4 database into schema 5: the retention index,
+// keyed by each item's exact Published up to schema 4, is rebuilt keyed
+// by its day and FirstSeen, with the time as the value (see
+// publishedKey).
+func migrateV4(tx *bolt.Tx) error {
+	type entry struct{ key, value []byte }
+	var all []entry
+	err := tx.Bucket(bucketItems).ForEach(func(k, v []byte) error {
+		it, err := decodeItemHead(v)
+		if err != nil {
+			return fmt.Errorf("item %q: %w", k, err)
+		}
+		all = append(all, entry{publishedKey(it.Published, it.FirstSeen, k), timeKeyBytes(it.Published)})
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := tx.DeleteBucket(bucketPublished); err != nil {
+		return fmt.Errorf("drop bucket %s: %w", bucketPublished, err)
+	}
+	pub, err := tx.CreateBucket(bucketPublished)
+	if err != nil {
+		return fmt.Errorf("create bucket %s: %w", bucketPublished, err)
+	}
+	// Put in key order, the entries are appended.
+	pub.FillPercent = publishedIndexFill
+	slices.SortFunc(all, func(a, b entry) int { return bytes.Compare(a.key, b.key) })
+	for _, e := range all {
+		if err := pub.Put(e.key, e.value); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // migrateV2 turns a schema 2 database into schema 3: the title and band
 // story indexes move to memory (recentIndex), so their buckets go, and
 // each topic's story count is stored.

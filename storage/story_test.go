@@ -626,7 +626,7 @@ func TestMigrateV1(t *testing.T) {
 	db := openAt(t, path, Options{}) // cleanup checks every index
 	var version []byte
 	_ = db.bolt.View(func(tx *bolt.Tx) error { version = slices.Clone(tx.Bucket(bucketMeta).Get(keySchema)); return nil })
-	if string(version) != "\x00\x00\x00\x04" {
+	if string(version) != "\x00\x00\x00\x05" {
 		t.Errorf("schema after migration %x", version)
 	}
 	stories := topicStories(t, db, "hr", 0)
