@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -371,7 +372,10 @@ func TestServerHeaderCase(t *testing.T) {
 // 400, and its report is a debug line, not a warning a scanner could fill
 // the log with.
 func TestServerLogsClientErrorsAtDebug(t *testing.T) {
-	var logs bytes.Buffer
+	// fasthttp's worker logs the connection's error after closing it, and
+	// may do so after Shutdown has returned: the log is read under a lock,
+	// waiting for the line.
+	var logs lockedLog
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	h := newTestHandler(t, fixtureStore(), testConfig(testBaseURL))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -404,7 +408,11 @@ func TestServerLogsClientErrorsAtDebug(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("Serve after Shutdown: %v", err)
 	}
-	if !strings.Contains(logs.String(), "level=DEBUG msg=\"http: error when serving connection") {
+	const line = "level=DEBUG msg=\"http: error when serving connection"
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(logs.String(), line) && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !strings.Contains(logs.String(), line) {
 		t.Errorf("no debug line for the malformed request; logs:\n%s", logs.String())
 	}
 	if strings.Contains(logs.String(), "level=WARN") || strings.Contains(logs.String(), "level=ERROR") {
@@ -423,4 +431,22 @@ func TestServerListenerError(t *testing.T) {
 	if err := srv.Serve(ln); err == nil || !errors.Is(err, net.ErrClosed) {
 		t.Errorf("Serve on a closed listener: %v, want an error wrapping net.ErrClosed", err)
 	}
+}
+
+// lockedLog is a log sink that a test may read while the server writes.
+type lockedLog struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *lockedLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
 }
