@@ -515,3 +515,22 @@ func indexKey(published time.Time, ikey []byte) []byte {
 	tk := timeKey(published)
 	return append(tk[:], ikey...)
 }
+
+// rewriteAs runs change in a write transaction of db, records the store as
+// schema version and closes it: the store is then as an older tributary
+// left it, for a test of its migration.
+func rewriteAs(t *testing.T, db *DB, version uint32, change func(tx *bolt.Tx) error) {
+	t.Helper()
+	err := db.bolt.Update(func(tx *bolt.Tx) error {
+		if err := change(tx); err != nil {
+			return err
+		}
+		return putSchema(tx, version)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+}

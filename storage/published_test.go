@@ -193,7 +193,7 @@ func TestMigrateV4(t *testing.T) {
 		t.Fatal(err)
 	}
 	byID := dayItems(t, db)
-	err = db.bolt.Update(func(tx *bolt.Tx) error {
+	rewriteAs(t, db, 4, func(tx *bolt.Tx) error {
 		if err := tx.DeleteBucket(bucketPublished); err != nil {
 			return err
 		}
@@ -206,14 +206,8 @@ func TestMigrateV4(t *testing.T) {
 				return err
 			}
 		}
-		return putSchema(tx, 4)
+		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
 
 	ro, err := Open(path, Options{ReadOnly: true})
 	if err != nil {
@@ -266,20 +260,11 @@ func TestMigrateV4CorruptItem(t *testing.T) {
 		t.Fatal(err)
 	}
 	dayItems(t, db)
-	err = db.bolt.Update(func(tx *bolt.Tx) error {
-		if err := tx.Bucket(bucketItems).Put(itemKey("src", "i3"), []byte{codecBinary, 0xff}); err != nil {
-			return err
-		}
-		return putSchema(tx, 4)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var before int
-	_ = db.bolt.View(func(tx *bolt.Tx) error { before = tx.Bucket(bucketPublished).Stats().KeyN; return nil })
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
+	rewriteAs(t, db, 4, func(tx *bolt.Tx) error {
+		before = tx.Bucket(bucketPublished).Stats().KeyN
+		return tx.Bucket(bucketItems).Put(itemKey("src", "i3"), []byte{codecBinary, 0xff})
+	})
 	if _, err := Open(path, Options{}); err == nil || !strings.Contains(err.Error(), "migrate schema 4 to 5") || !strings.Contains(err.Error(), "i3") {
 		t.Errorf("Open of a store with a corrupt item: %v, want the migration's error naming the item", err)
 	}

@@ -264,7 +264,7 @@ func TestMigrateV2(t *testing.T) {
 	}
 	// Make it schema 2: the title and band buckets, no stored counts,
 	// topic indexes keyed by time.
-	err = db.bolt.Update(func(tx *bolt.Tx) error {
+	rewriteAs(t, db, 2, func(tx *bolt.Tx) error {
 		if err := unnumberStories(tx); err != nil {
 			return err
 		}
@@ -277,17 +277,8 @@ func TestMigrateV2(t *testing.T) {
 				return err
 			}
 		}
-		if err := tx.DeleteBucket(bucketTopicCount); err != nil {
-			return err
-		}
-		return putSchema(tx, 2)
+		return tx.DeleteBucket(bucketTopicCount)
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
 
 	ro, err := Open(path, Options{ReadOnly: true})
 	if err != nil {

@@ -684,18 +684,9 @@ func TestMigrateV3(t *testing.T) {
 	for _, topic := range []string{"go", "rust"} {
 		want[topic] = storyIDs(topicStories(t, db, topic, 0))
 	}
-	err = db.bolt.Update(func(tx *bolt.Tx) error {
-		if err := unnumberStories(tx); err != nil {
-			return err
-		}
-		return putSchema(tx, 3)
+	rewriteAs(t, db, 3, func(tx *bolt.Tx) error {
+		return unnumberStories(tx)
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
 
 	ro, err := Open(path, Options{ReadOnly: true})
 	if err != nil {
@@ -771,21 +762,12 @@ func TestTopicIndexCorruptStories(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	err = db.bolt.Update(func(tx *bolt.Tx) error {
+	rewriteAs(t, db, 3, func(tx *bolt.Tx) error {
 		if err := unnumberStories(tx); err != nil {
 			return err
 		}
-		if err := tx.Bucket(bucketStories).Put([]byte("b"), []byte{codecBinary, 0xff}); err != nil {
-			return err
-		}
-		return putSchema(tx, 3)
+		return tx.Bucket(bucketStories).Put([]byte("b"), []byte{codecBinary, 0xff})
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
 	if _, err := Open(path, Options{}); err == nil || !strings.Contains(err.Error(), "migrate schema 3 to 4") || !strings.Contains(err.Error(), `story "b"`) {
 		t.Errorf("Open of a store with a corrupt story: %v, want the migration's error naming the story", err)
 	}
