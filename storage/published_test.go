@@ -326,3 +326,30 @@ func TestPublishedFollowsTime(t *testing.T) {
 		})
 	}
 }
+
+// TestPruneMalformedEntry: a retention entry without its time (a damaged
+// store) fails the prune with an error naming it, and nothing is deleted.
+func TestPruneMalformedEntry(t *testing.T) {
+	ctx := context.Background()
+	db := openAt(t, filepath.Join(t.TempDir(), "db"), Options{Now: func() time.Time { return t0 }})
+	byID := dayItems(t, db)
+	bad := publishedKey(t0.Add(-48*time.Hour), t0, itemKey("src", "i0"))
+	if err := db.bolt.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketPublished).Put(bad, nil) }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Prune(ctx, t0.Add(publishedDay)); err == nil || !strings.Contains(err.Error(), "malformed published entry") {
+		t.Errorf("Prune over a malformed entry: %v, want an error naming it", err)
+	}
+	for id := range byID {
+		if _, err := db.Item(ctx, "src", id); err != nil {
+			t.Errorf("%s lost to the failed prune: %v", id, err)
+		}
+	}
+	// Repaired, the store prunes (and the cleanup finds every index whole).
+	if err := db.bolt.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketPublished).Delete(bad) }); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := db.Prune(ctx, t0.Add(publishedDay)); err != nil || res.Items == 0 {
+		t.Errorf("Prune after the repair = %+v, %v", res, err)
+	}
+}
