@@ -239,7 +239,8 @@ func TestMigrateV4(t *testing.T) {
 	if res.Items != want {
 		t.Errorf("prune after migration: %d items, want %d", res.Items, want)
 	}
-	// A merge loads the recent index from the rebuilt retention index.
+	// A merge loads the recent index from the rebuilt retention index;
+	// recentState checks it against the items in its window.
 	m := aggregator.NewStoryMerger([]aggregator.Source{{Name: "src"}, {Name: "other"}})
 	up := feed("other", mkItem("copy", t0, "h"))
 	up.Cluster = m.Cluster
@@ -351,5 +352,42 @@ func TestPruneMalformedEntry(t *testing.T) {
 	}
 	if res, err := db.Prune(ctx, t0.Add(publishedDay)); err != nil || res.Items == 0 {
 		t.Errorf("Prune after the repair = %+v, %v", res, err)
+	}
+}
+
+// TestRecentLoadMalformedEntry: a retention entry without its time fails
+// the merge that loads the recent index, with an error naming it; the
+// feed is not stored, and once the entry is repaired it is.
+func TestRecentLoadMalformedEntry(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "db")
+	db := openAt(t, path, Options{Now: func() time.Time { return t0 }})
+	dayItems(t, db)
+	bad := publishedKey(t0, t0, itemKey("src", "i0"))
+	if err := db.bolt.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketPublished).Put(bad, []byte{1}) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db = openAt(t, path, Options{Now: func() time.Time { return t0 }}) // its index not loaded
+	m := aggregator.NewStoryMerger([]aggregator.Source{{Name: "src"}, {Name: "other"}})
+	save := func() error {
+		up := feed("other", mkItem("copy", t0, "h"))
+		up.Cluster = m.Cluster
+		_, err := db.SaveFeed(ctx, up)
+		return err
+	}
+	if err := save(); err == nil || !strings.Contains(err.Error(), "malformed published entry") {
+		t.Errorf("a merge over a malformed entry: %v, want an error naming it", err)
+	}
+	if _, err := db.Item(ctx, "other", "copy"); err == nil {
+		t.Error("the feed of the failed merge was stored")
+	}
+	if err := db.bolt.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketPublished).Delete(bad) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := save(); err != nil {
+		t.Errorf("the merge after the repair: %v", err)
 	}
 }
