@@ -243,6 +243,129 @@ func TestRecentIndexExtendsAndTrims(t *testing.T) {
 	}
 }
 
+// trimmableStore stores 40 items an hour apart, the first four older
+// than a week before the returned clock's reading: a trim drops those
+// four. It returns the store, its clock, and the stored items.
+func trimmableStore(t *testing.T) (*DB, *time.Time, []aggregator.Item) {
+	t.Helper()
+	ctx := context.Background()
+	m := aggregator.NewStoryMerger(seedSources())
+	start := t0.Add(-30 * 24 * time.Hour)
+	now := start.Add(40 * time.Hour)
+	db := openAt(t, filepath.Join(t.TempDir(), "tributary.db"), Options{Now: func() time.Time { return now }})
+	words := strings.Fields("harbour budget storm election vaccine bridge strike drought summit rail tariff court")
+	items := make([]aggregator.Item, 40)
+	for i := range items {
+		w := func(k int) string { return words[(i*7+k*5)%len(words)] }
+		items[i] = aggregator.Item{ID: fmt.Sprint("item-", i), Source: "xinhua", Identity: fmt.Sprint("id-", i),
+			Link:    fmt.Sprintf("https://news.cn/%d", i),
+			Title:   fmt.Sprintf("Report %d on the %s and the %s in province %d", i, w(0), w(1), i),
+			Summary: fmt.Sprintf("Officials in province %d said the %s would follow the %s, the %s and the %s.", i, w(2), w(3), w(4), w(5)),
+			Hash:    "h", Published: start.Add(time.Duration(i) * time.Hour)}
+		m.Prepare(&items[i])
+	}
+	if _, err := db.SaveFeed(ctx, storyFeed(m, now, nil, "xinhua", items...)); err != nil {
+		t.Fatal(err)
+	}
+	if n, _, _ := recentState(t, db); n != len(items) {
+		t.Fatalf("the index holds %d items, want %d", n, len(items))
+	}
+	now = start.Add(4*time.Hour + recentKeep) // items 0–3 are older than recentKeep
+	return db, &now, items
+}
+
+// TestRecentTrimByRecords: a trim of a few items trims only their lists,
+// found from their records, and leaves the index as a sweep of every list
+// would; a record that no longer names an item's lists makes it sweep.
+func TestRecentTrimByRecords(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(tx *bolt.Tx, old aggregator.Item) error // to the first old item's record
+		byList bool                                         // whether the records find every entry
+	}{
+		{"records as indexed", nil, true},
+		{"a record gone", func(tx *bolt.Tx, old aggregator.Item) error {
+			return tx.Bucket(bucketItems).Delete(itemKey(old.Source, old.ID))
+		}, false},
+		{"a record with other bands", func(tx *bolt.Tx, old aggregator.Item) error {
+			old.Keys.Bands = old.Keys.Bands[:len(old.Keys.Bands)/2]
+			v, err := encodeItem(&old)
+			if err != nil {
+				return err
+			}
+			return tx.Bucket(bucketItems).Put(itemKey(old.Source, old.ID), v)
+		}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db, now, items := trimmableStore(t)
+			floor := timeKeyNum(now.Add(-recentKeep))
+			ix := db.recent
+			// In a transaction rolled back: the store keeps the records,
+			// and the index's trim stands, as a trim's does.
+			rollback := errors.New("rollback")
+			err := db.bolt.Update(func(tx *bolt.Tx) error {
+				if tc.change != nil {
+					if err := tc.change(tx, items[0]); err != nil {
+						return err
+					}
+				}
+				ix.mu.Lock()
+				defer ix.mu.Unlock()
+				rt := &recentTx{ix: ix, tx: tx}
+				old, live := ix.before(floor)
+				if len(old) != 4 || live != len(items) {
+					t.Fatalf("%d items of %d before the horizon, want 4 of %d", len(old), live, len(items))
+				}
+				if got := rt.trimListsOf(old, floor); got != tc.byList {
+					t.Errorf("trimListsOf = %v, want %v", got, tc.byList)
+				}
+				rt.trim(floor)
+				return rollback
+			})
+			if !errors.Is(err, rollback) {
+				t.Fatal(err)
+			}
+			n, horizon, _ := recentState(t, db) // checks every entry and count
+			if want := now.Add(-recentKeep); n != len(items)-4 || !horizon.Equal(want) {
+				t.Errorf("after the trim: %d items, horizon %v; want %d, %v", n, horizon, len(items)-4, want)
+			}
+		})
+	}
+}
+
+// TestRecentTrimDue: the hourly trim happens as a write transaction
+// begins, by records when a few items go, and the index then stands
+// whether that transaction commits or not.
+func TestRecentTrimDue(t *testing.T) {
+	ctx := context.Background()
+	for _, fail := range []bool{false, true} {
+		t.Run(fmt.Sprint("fail=", fail), func(t *testing.T) {
+			db, now, _ := trimmableStore(t)
+			err := db.update(func(tx *bolt.Tx, _ *recentTx) error {
+				if fail {
+					return errors.New("the transaction fails")
+				}
+				return nil
+			})
+			if (err != nil) != fail {
+				t.Fatalf("update: %v", err)
+			}
+			n, horizon, loaded := recentState(t, db)
+			if want := now.Add(-recentKeep); !loaded || n != 36 || !horizon.Equal(want) {
+				t.Errorf("after the trim: loaded %v, %d items, horizon %v; want 36, %v", loaded, n, horizon, want)
+			}
+			// Within the hour, no other trim.
+			*now = now.Add(30 * time.Minute)
+			if _, err := db.SaveFeed(ctx, feed("xinhua")); err != nil {
+				t.Fatal(err)
+			}
+			if _, horizon2, _ := recentState(t, db); !horizon2.Equal(horizon) {
+				t.Errorf("horizon moved to %v within the hour, want %v", horizon2, horizon)
+			}
+		})
+	}
+}
+
 // TestMigrateV2 opens a schema 2 database: its title and band buckets
 // go, each topic's count is stored, and merging still finds the stories
 // stored before.

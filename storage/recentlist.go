@@ -136,13 +136,17 @@ func (l *recentList) remove(items recentItems, pub uint64, key string) (slot uin
 	return slot, true
 }
 
-// trim drops the entries published before horizon.
+// trim drops the entries published before horizon, counting each off
+// its item's refs.
 func (l *recentList) trim(items recentItems, horizon uint64) {
 	drop := 0 // whole chunks before horizon
 	for drop < len(l.chunks) {
 		c := l.chunks[drop]
 		if items.compareTime(c[len(c)-1], horizon) >= 0 {
 			break
+		}
+		for _, e := range c {
+			items[e.slot].refs--
 		}
 		drop++
 	}
@@ -153,6 +157,7 @@ func (l *recentList) trim(items recentItems, horizon uint64) {
 	c := l.chunks[0]
 	n := 0
 	for n < len(c) && items.compareTime(c[n], horizon) < 0 {
+		items[c[n].slot].refs--
 		n++
 	}
 	if n > 0 {
