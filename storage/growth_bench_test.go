@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -198,17 +199,20 @@ func benchIngestGrowth(b *testing.B, fill growthFill, size int, arrival growthAr
 		}
 		up := feed(srcs[0].Name, warm...)
 		up.Cluster = m.Cluster
+		heap := liveHeap()
 		start := time.Now()
 		if _, err := db.SaveFeed(ctx, up); err != nil {
 			b.Fatal(err)
 		}
 		if logged {
+			took := time.Since(start)
 			fi, err := os.Stat(path)
 			if err != nil {
 				b.Fatal(err)
 			}
-			b.Logf("fill=%s/store=%d/arrival=%s: file %.1f MiB; first save, loading the story index, %.0f ms",
-				fill.name, size, arrival.name, float64(fi.Size())/(1<<20), float64(time.Since(start).Microseconds())/1000)
+			b.Logf("fill=%s/store=%d/arrival=%s: file %.1f MiB; first save, loading the story index, %.0f ms; the index holds %d items in %.1f MiB of heap",
+				fill.name, size, arrival.name, float64(fi.Size())/(1<<20), float64(took.Microseconds())/1000,
+				db.recent.size(), float64(liveHeap()-heap)/(1<<20))
 		}
 	}
 	fresh(true)
@@ -270,6 +274,21 @@ func benchIngestGrowth(b *testing.B, fill growthFill, size int, arrival growthAr
 	b.ReportMetric(float64(written.Microseconds())/float64(round), "write-us/save")
 	b.ReportMetric(float64(user.Microseconds())/float64(round), "user-us/save")
 	b.ReportMetric(float64(sys.Microseconds())/float64(round), "sys-us/save")
+}
+
+// liveHeap is the bytes of the heap's live objects, after a collection.
+func liveHeap() int64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return int64(ms.HeapAlloc)
+}
+
+// size is how many items the index holds.
+func (ix *recentIndex) size() int {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	return len(ix.items) - len(ix.free)
 }
 
 // cpuTimes is the CPU time the process has used, in user and in kernel
