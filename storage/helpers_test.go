@@ -398,6 +398,32 @@ func topicStories(t testing.TB, db *DB, topic string, limit int) []aggregator.St
 // recentEntries lists the index's entries as strings, for tests to
 // compare with what the stored items imply: "t" + title key + NUL or "b"
 // + 8-byte band, then the time key and the item key.
+// all calls fn with every key and entry.
+func (m *recentLists[K]) all(fn func(k K, e recentEntry)) {
+	for k, e := range m.one {
+		fn(k, e)
+	}
+	for k, list := range m.many {
+		list.all(func(e recentEntry) { fn(k, e) })
+	}
+}
+
+// check reports a key with both a lone entry and a list, or a list of
+// fewer than two entries.
+func (m *recentLists[K]) check() error {
+	for k, list := range m.many {
+		if _, ok := m.one[k]; ok {
+			return fmt.Errorf("key %v has an entry and a list", k)
+		}
+		n := 0
+		list.all(func(recentEntry) { n++ })
+		if n < 2 {
+			return fmt.Errorf("key %v has a list of %d entries", k, n)
+		}
+	}
+	return nil
+}
+
 func (ix *recentIndex) recentEntries() (entries map[string]bool, horizon uint64, loaded bool, err error) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
@@ -413,13 +439,17 @@ func (ix *recentIndex) recentEntries() (entries map[string]bool, horizon uint64,
 		binary.BigEndian.PutUint64(tk[:], it.published)
 		entries[prefix+string(tk[:])+it.key] = true
 	}
-	for title, list := range ix.titles {
-		list.all(func(e recentEntry) { entry("t"+title+"\x00", e) })
-	}
-	for band, list := range ix.bands {
+	ix.titles.all(func(title string, e recentEntry) { entry("t"+title+"\x00", e) })
+	ix.bands.all(func(band uint64, e recentEntry) {
 		var b [8]byte
 		binary.BigEndian.PutUint64(b[:], band)
-		list.all(func(e recentEntry) { entry("b"+string(b[:]), e) })
+		entry("b"+string(b[:]), e)
+	})
+	if err := ix.titles.check(); err != nil {
+		return nil, 0, false, fmt.Errorf("title keys: %w", err)
+	}
+	if err := ix.bands.check(); err != nil {
+		return nil, 0, false, fmt.Errorf("bands: %w", err)
 	}
 	// Every taken slot is named by as many entries as it counts, and
 	// every other slot is on the free list, once.

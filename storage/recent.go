@@ -51,8 +51,8 @@ type recentIndex struct {
 	// horizon is a time key (as a number): every stored item published
 	// at or after it is indexed, and no item before it.
 	horizon uint64
-	titles  map[string]recentList // title key → items
-	bands   map[uint64]recentList // band → items
+	titles  recentLists[string] // title key → items
+	bands   recentLists[uint64] // band → items
 	// items is the table of indexed items, by slot; free lists its free
 	// slots. A slot is freed once no list names it, and not before its
 	// transaction settles, so that an undo finds the item in it.
@@ -233,7 +233,7 @@ func (rt *recentTx) settle(err error) {
 }
 
 func (ix *recentIndex) unload() {
-	ix.loaded, ix.horizon, ix.titles, ix.bands = false, 0, nil, nil
+	ix.loaded, ix.horizon, ix.titles, ix.bands = false, 0, recentLists[string]{}, recentLists[uint64]{}
 	ix.items, ix.free, ix.tally = nil, nil, nil
 }
 
@@ -242,9 +242,9 @@ func (ix *recentIndex) unload() {
 func (ix *recentIndex) insert(title string, band uint64, slot uint32) bool {
 	var added bool
 	if title != "" {
-		added = insertRecent(ix.titles, title, ix.items, slot)
+		added = ix.titles.insert(title, ix.items, slot)
 	} else {
-		added = insertRecent(ix.bands, band, ix.items, slot)
+		added = ix.bands.insert(band, ix.items, slot)
 	}
 	if added {
 		ix.items[slot].refs++
@@ -257,9 +257,9 @@ func (ix *recentIndex) insert(title string, band uint64, slot uint32) bool {
 // taken until released.
 func (ix *recentIndex) remove(title string, band uint64, pub uint64, key string) (slot uint32, ok bool) {
 	if title != "" {
-		slot, ok = removeRecent(ix.titles, title, ix.items, pub, key)
+		slot, ok = ix.titles.remove(title, ix.items, pub, key)
 	} else {
-		slot, ok = removeRecent(ix.bands, band, ix.items, pub, key)
+		slot, ok = ix.bands.remove(band, ix.items, pub, key)
 	}
 	if ok {
 		ix.items[slot].refs--
@@ -292,8 +292,8 @@ func (rt *recentTx) trim(horizon uint64) {
 	}
 	old, live := ix.before(horizon)
 	if len(old) > 0 && (len(old)*trimSweepShare > live || !rt.trimListsOf(old, horizon)) {
-		trimRecent(ix.titles, ix.items, horizon)
-		trimRecent(ix.bands, ix.items, horizon)
+		ix.titles.trim(ix.items, horizon)
+		ix.bands.trim(ix.items, horizon)
 	}
 	// The table keeps its length (56 bytes a slot): the slots freed here
 	// are taken again by the items that follow.
@@ -337,10 +337,10 @@ func (rt *recentTx) trimListsOf(slots []uint32, horizon uint64) bool {
 			return false
 		}
 		if t := it.Keys.Title; indexable(t) {
-			trimRecentList(ix.titles, t, ix.items, horizon)
+			ix.titles.trimKey(t, ix.items, horizon)
 		}
 		for _, b := range it.Keys.Bands {
-			trimRecentList(ix.bands, b, ix.items, horizon)
+			ix.bands.trimKey(b, ix.items, horizon)
 		}
 	}
 	for _, slot := range slots {
@@ -349,58 +349,6 @@ func (rt *recentTx) trimListsOf(slots []uint32, horizon uint64) bool {
 		}
 	}
 	return true
-}
-
-// insertRecent adds an entry for the item in slot to the list under k
-// unless it is there, reporting whether it added it. The lists are held
-// by value, one heap object fewer each: the index holds tens of thousands
-// of title keys with an item or two.
-func insertRecent[K comparable](m map[K]recentList, k K, items recentItems, slot uint32) bool {
-	list := m[k]
-	if !list.insert(items, slot) {
-		return false
-	}
-	m[k] = list
-	return true
-}
-
-// removeRecent drops the entry of the item published at pub under key
-// from the list under k, returning its slot if there was one.
-func removeRecent[K comparable](m map[K]recentList, k K, items recentItems, pub uint64, key string) (uint32, bool) {
-	list, ok := m[k]
-	if !ok {
-		return 0, false
-	}
-	slot, ok := list.remove(items, pub, key)
-	if list.empty() {
-		delete(m, k)
-	} else {
-		m[k] = list
-	}
-	return slot, ok
-}
-
-// trimRecent drops the items published before horizon from every list.
-func trimRecent[K comparable](m map[K]recentList, items recentItems, horizon uint64) {
-	for k, list := range m {
-		if list.trim(items, horizon); list.empty() {
-			delete(m, k)
-		} else {
-			m[k] = list
-		}
-	}
-}
-
-// trimRecentList drops the items published before horizon from the list
-// under k.
-func trimRecentList[K comparable](m map[K]recentList, k K, items recentItems, horizon uint64) {
-	if list, ok := m[k]; ok {
-		if list.trim(items, horizon); list.empty() {
-			delete(m, k)
-		} else {
-			m[k] = list
-		}
-	}
 }
 
 // add indexes an item stored under key, if it is published at or after
@@ -482,7 +430,7 @@ func (rt *recentTx) cover(from time.Time) error {
 	rt.reset = true
 	if !ix.loaded {
 		now := ix.now()
-		ix.titles, ix.bands = map[string]recentList{}, map[uint64]recentList{}
+		ix.titles, ix.bands = newRecentLists[string](), newRecentLists[uint64]()
 		ix.horizon = min(want, timeKeyNum(now.Add(-recentKeep)))
 		ix.loaded, ix.trimmed = true, now
 		return rt.load(ix.horizon, nil)
@@ -555,8 +503,7 @@ func (rt *recentTx) byTitle(key string, from, to time.Time, limit int) ([][]byte
 		return nil, err
 	}
 	var keys [][]byte
-	list := rt.ix.titles[key]
-	list.each(rt.ix.items, timeKeyNum(from), timeKeyNum(to), limit, func(slot uint32) { keys = append(keys, []byte(rt.ix.items[slot].key)) })
+	rt.ix.titles.each(key, rt.ix.items, timeKeyNum(from), timeKeyNum(to), limit, func(slot uint32) { keys = append(keys, []byte(rt.ix.items[slot].key)) })
 	slices.Reverse(keys)
 	return keys, nil
 }
@@ -584,8 +531,7 @@ func (rt *recentTx) byBands(bands []uint64, from, to time.Time, minShared, limit
 	// An item's count cannot reach the query's tag.
 	bands = bands[:min(len(bands), 1<<tallyBits-1)]
 	for _, band := range bands {
-		list := ix.bands[band]
-		list.each(items, lo, hi, maxBandEntries, func(slot uint32) {
+		ix.bands.each(band, items, lo, hi, maxBandEntries, func(slot uint32) {
 			t := tally[slot]
 			if t&^(1<<tallyBits-1) != tag {
 				t = tag

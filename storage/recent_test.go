@@ -27,12 +27,8 @@ func recentState(t *testing.T, db *DB) (items int, horizon time.Time, loaded boo
 	db.recent.mu.Lock()
 	defer db.recent.mu.Unlock()
 	distinct := map[uint32]bool{}
-	for _, list := range db.recent.titles {
-		list.all(func(e recentEntry) { distinct[e.slot] = true })
-	}
-	for _, list := range db.recent.bands {
-		list.all(func(e recentEntry) { distinct[e.slot] = true })
-	}
+	db.recent.titles.all(func(_ string, e recentEntry) { distinct[e.slot] = true })
+	db.recent.bands.all(func(_ uint64, e recentEntry) { distinct[e.slot] = true })
 	var k [timeKeyLen]byte
 	binary.BigEndian.PutUint64(k[:], db.recent.horizon)
 	return len(distinct), parseTimeKey(k[:]), db.recent.loaded
@@ -662,7 +658,7 @@ func TestRecentByBands(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := rand.New(rand.NewPCG(uint64(tc.items), uint64(tc.pool)))
 			ix := newRecentIndex(func() time.Time { return base })
-			ix.loaded, ix.titles, ix.bands = true, map[string]recentList{}, map[uint64]recentList{}
+			ix.loaded, ix.titles, ix.bands = true, newRecentLists[string](), newRecentLists[uint64]()
 			type entry struct {
 				item  recentItem
 				bands []uint64

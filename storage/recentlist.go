@@ -204,3 +204,123 @@ func (l *recentList) each(items recentItems, lo, hi uint64, limit int, fn func(s
 		}
 	}
 }
+
+// recentLists holds the lists under one kind of key: title keys, or
+// bands. Most keys name one item — a band is shared by copies of a story,
+// and by little else — so a key of one item holds its entry alone, in
+// one, and only a key of more has a list, in many. A list costs its map
+// slot (24 bytes of value) and two allocations, about 70 bytes a key;
+// a lone band entry about 18. In the growth benchmark's steady state
+// (30,000 indexed items of distinct text) that is 500,000 keys.
+type recentLists[K comparable] struct {
+	one  map[K]recentEntry
+	many map[K]recentList // never empty; a list that falls to one entry moves to one
+}
+
+func newRecentLists[K comparable]() recentLists[K] {
+	return recentLists[K]{one: map[K]recentEntry{}, many: map[K]recentList{}}
+}
+
+// insert adds an entry under k for the item in slot unless there is one
+// for its time and key, reporting whether it added it.
+func (m *recentLists[K]) insert(k K, items recentItems, slot uint32) bool {
+	if list, ok := m.many[k]; ok {
+		if !list.insert(items, slot) {
+			return false
+		}
+		m.many[k] = list
+		return true
+	}
+	if e, ok := m.one[k]; ok {
+		if items.compare(e, items[slot].published, items[slot].key) == 0 {
+			return false
+		}
+		var list recentList
+		list.insert(items, e.slot)
+		list.insert(items, slot)
+		delete(m.one, k)
+		m.many[k] = list
+		return true
+	}
+	m.one[k] = recentEntry{coarseTime(items[slot].published), slot}
+	return true
+}
+
+// remove drops the entry under k of the item published at pub under key,
+// returning its slot, if there is one.
+func (m *recentLists[K]) remove(k K, items recentItems, pub uint64, key string) (uint32, bool) {
+	if e, ok := m.one[k]; ok {
+		if items.compare(e, pub, key) != 0 {
+			return 0, false
+		}
+		delete(m.one, k)
+		return e.slot, true
+	}
+	list, ok := m.many[k]
+	if !ok {
+		return 0, false
+	}
+	slot, ok := list.remove(items, pub, key)
+	m.put(k, list)
+	return slot, ok
+}
+
+// put stores list under k: its entry alone if it holds one, nothing if
+// it holds none.
+func (m *recentLists[K]) put(k K, list recentList) {
+	switch {
+	case list.empty():
+		delete(m.many, k)
+	case len(list.chunks) == 1 && len(list.chunks[0]) == 1:
+		delete(m.many, k)
+		m.one[k] = list.chunks[0][0]
+	default:
+		m.many[k] = list
+	}
+}
+
+// trimKey drops the entries under k published before horizon, counting
+// each off its item's refs.
+func (m *recentLists[K]) trimKey(k K, items recentItems, horizon uint64) {
+	if e, ok := m.one[k]; ok {
+		if items.compareTime(e, horizon) < 0 {
+			items[e.slot].refs--
+			delete(m.one, k)
+		}
+		return
+	}
+	if list, ok := m.many[k]; ok {
+		list.trim(items, horizon)
+		m.put(k, list)
+	}
+}
+
+// trim drops the entries published before horizon under every key,
+// counting each off its item's refs.
+func (m *recentLists[K]) trim(items recentItems, horizon uint64) {
+	for k, e := range m.one {
+		if items.compareTime(e, horizon) < 0 {
+			items[e.slot].refs--
+			delete(m.one, k)
+		}
+	}
+	for k, list := range m.many {
+		list.trim(items, horizon)
+		m.put(k, list)
+	}
+}
+
+// each calls fn with the slots of the entries under k published within
+// [lo, hi] (time keys as numbers), latest first, at most limit of them
+// (all if limit is 0).
+func (m *recentLists[K]) each(k K, items recentItems, lo, hi uint64, limit int, fn func(slot uint32)) {
+	if e, ok := m.one[k]; ok {
+		if items.compareTime(e, lo) >= 0 && items.compareTime(e, hi) <= 0 {
+			fn(e.slot)
+		}
+		return
+	}
+	if list, ok := m.many[k]; ok {
+		list.each(items, lo, hi, limit, fn)
+	}
+}
