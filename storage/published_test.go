@@ -154,7 +154,7 @@ func TestRecentLoadByDay(t *testing.T) {
 				}
 			}
 			ix := newRecentIndex(func() time.Time { return t0 })
-			ix.titles, ix.bands = newRecentLists[string](), newRecentLists[uint64]()
+			ix.emptyLists()
 			var got []string
 			err := db.bolt.View(func(tx *bolt.Tx) error {
 				rt := ix.begin(tx)

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -232,6 +233,11 @@ func (rt *recentTx) settle(err error) {
 	}
 }
 
+// emptyLists gives the index empty title and band lists.
+func (ix *recentIndex) emptyLists() {
+	ix.titles, ix.bands = newRecentLists(strings.Clone), newRecentLists[uint64](nil)
+}
+
 func (ix *recentIndex) unload() {
 	ix.loaded, ix.horizon, ix.titles, ix.bands = false, 0, recentLists[string]{}, recentLists[uint64]{}
 	ix.items, ix.free, ix.tally = nil, nil, nil
@@ -430,7 +436,7 @@ func (rt *recentTx) cover(from time.Time) error {
 	rt.reset = true
 	if !ix.loaded {
 		now := ix.now()
-		ix.titles, ix.bands = newRecentLists[string](), newRecentLists[uint64]()
+		ix.emptyLists()
 		ix.horizon = min(want, timeKeyNum(now.Add(-recentKeep)))
 		ix.loaded, ix.trimmed = true, now
 		return rt.load(ix.horizon, nil)

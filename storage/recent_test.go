@@ -658,7 +658,8 @@ func TestRecentByBands(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := rand.New(rand.NewPCG(uint64(tc.items), uint64(tc.pool)))
 			ix := newRecentIndex(func() time.Time { return base })
-			ix.loaded, ix.titles, ix.bands = true, newRecentLists[string](), newRecentLists[uint64]()
+			ix.loaded = true
+			ix.emptyLists()
 			type entry struct {
 				item  recentItem
 				bands []uint64
