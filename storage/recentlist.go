@@ -218,7 +218,9 @@ type recentLists[K comparable] struct {
 	// own, if set, copies a key before a map keeps it. A title key
 	// decoded from a record is part of the record's string, which it
 	// would keep alive: 850 bytes an item in the growth benchmark's
-	// index, more than the index itself.
+	// index, more than the index itself. Every assignment needs the
+	// copy, an update of a key the map has too: Go may replace a map's
+	// string key with the one assigned under.
 	own func(K) K
 }
 
@@ -241,7 +243,7 @@ func (m *recentLists[K]) insert(k K, items recentItems, slot uint32) bool {
 		if !list.insert(items, slot) {
 			return false
 		}
-		m.many[k] = list
+		m.many[m.key(k)] = list
 		return true
 	}
 	if e, ok := m.one[k]; ok {
@@ -288,7 +290,7 @@ func (m *recentLists[K]) put(k K, list recentList) {
 		delete(m.many, k)
 		m.one[m.key(k)] = list.chunks[0][0]
 	default:
-		m.many[k] = list
+		m.many[m.key(k)] = list
 	}
 }
 

@@ -278,12 +278,13 @@ func TestRecentLists(t *testing.T) {
 
 // TestRecentTitleKeyOwned: a title key that is part of a larger string, as
 // a decoded record's are, is copied before a map keeps it, whether as a
-// lone entry, a list, or a list back to one entry.
+// lone entry, a new list, a list that grows or shrinks, or a list back to
+// one entry.
 func TestRecentTitleKeyOwned(t *testing.T) {
 	record := strings.Repeat("x", 4096) + "parliament budget"
 	key := record[4096:]
 	m := newRecentLists(strings.Clone)
-	items := recentItems{{key: "a", published: 1}, {key: "b", published: 2}}
+	items := recentItems{{key: "a", published: 1}, {key: "b", published: 2}, {key: "c", published: 3}}
 	shares := func(step string) {
 		t.Helper()
 		m.all(func(k string, _ recentEntry) {
@@ -295,7 +296,15 @@ func TestRecentTitleKeyOwned(t *testing.T) {
 	m.insert(key, items, 0)
 	shares("a lone entry")
 	m.insert(key, items, 1)
-	shares("a list")
+	shares("a new list")
+	// A map given a value under a key it has may take that key's string
+	// too (Go updates string keys).
+	m.insert(key, items, 2)
+	shares("a longer list")
+	if _, ok := m.remove(key, items, 3, "c"); !ok {
+		t.Fatal("remove found no entry")
+	}
+	shares("a shorter list")
 	if _, ok := m.remove(key, items, 2, "b"); !ok {
 		t.Fatal("remove found no entry")
 	}
