@@ -239,25 +239,27 @@ func TestRecentIndexExtendsAndTrims(t *testing.T) {
 	}
 }
 
-// trimmableStore stores 40 items an hour apart, the first four older
-// than a week before the returned clock's reading: a trim drops those
-// four. It returns the store, its clock, and the stored items.
+// trimmableStore stores 240 items 20 minutes apart, the first four older
+// than recentKeep before the returned clock's reading: a trim drops those
+// four, few enough to trim by their records (see trimSweepShare). It
+// returns the store, its clock, and the stored items.
 func trimmableStore(t *testing.T) (*DB, *time.Time, []aggregator.Item) {
 	t.Helper()
 	ctx := context.Background()
 	m := aggregator.NewStoryMerger(seedSources())
 	start := t0.Add(-30 * 24 * time.Hour)
-	now := start.Add(40 * time.Hour)
+	const spacing = 20 * time.Minute
+	now := start.Add(240 * spacing)
 	db := openAt(t, filepath.Join(t.TempDir(), "tributary.db"), Options{Now: func() time.Time { return now }})
 	words := strings.Fields("harbour budget storm election vaccine bridge strike drought summit rail tariff court")
-	items := make([]aggregator.Item, 40)
+	items := make([]aggregator.Item, 240)
 	for i := range items {
 		w := func(k int) string { return words[(i*7+k*5)%len(words)] }
 		items[i] = aggregator.Item{ID: fmt.Sprint("item-", i), Source: "xinhua", Identity: fmt.Sprint("id-", i),
 			Link:    fmt.Sprintf("https://news.cn/%d", i),
 			Title:   fmt.Sprintf("Report %d on the %s and the %s in province %d", i, w(0), w(1), i),
 			Summary: fmt.Sprintf("Officials in province %d said the %s would follow the %s, the %s and the %s.", i, w(2), w(3), w(4), w(5)),
-			Hash:    "h", Published: start.Add(time.Duration(i) * time.Hour)}
+			Hash:    "h", Published: start.Add(time.Duration(i) * spacing)}
 		m.Prepare(&items[i])
 	}
 	if _, err := db.SaveFeed(ctx, storyFeed(m, now, nil, "xinhua", items...)); err != nil {
@@ -266,7 +268,7 @@ func trimmableStore(t *testing.T) (*DB, *time.Time, []aggregator.Item) {
 	if n, _, _ := recentState(t, db); n != len(items) {
 		t.Fatalf("the index holds %d items, want %d", n, len(items))
 	}
-	now = start.Add(4*time.Hour + recentKeep) // items 0–3 are older than recentKeep
+	now = start.Add(4*spacing + recentKeep) // items 0–3 are older than recentKeep
 	return db, &now, items
 }
 
@@ -347,8 +349,8 @@ func TestRecentTrimDue(t *testing.T) {
 				t.Fatalf("update: %v", err)
 			}
 			n, horizon, loaded := recentState(t, db)
-			if want := now.Add(-recentKeep); !loaded || n != 36 || !horizon.Equal(want) {
-				t.Errorf("after the trim: loaded %v, %d items, horizon %v; want 36, %v", loaded, n, horizon, want)
+			if want := now.Add(-recentKeep); !loaded || n != 236 || !horizon.Equal(want) {
+				t.Errorf("after the trim: loaded %v, %d items, horizon %v; want 236, %v", loaded, n, horizon, want)
 			}
 			// Within the hour, no other trim.
 			*now = now.Add(30 * time.Minute)
