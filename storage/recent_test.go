@@ -285,6 +285,9 @@ func TestRecentTrimByRecords(t *testing.T) {
 		{"a record gone", func(tx *bolt.Tx, old aggregator.Item) error {
 			return tx.Bucket(bucketItems).Delete(itemKey(old.Source, old.ID))
 		}, false},
+		{"a record that cannot be read", func(tx *bolt.Tx, old aggregator.Item) error {
+			return tx.Bucket(bucketItems).Put(itemKey(old.Source, old.ID), []byte("\x02 not a record"))
+		}, false},
 		{"a record with other bands", func(tx *bolt.Tx, old aggregator.Item) error {
 			old.Keys.Bands = old.Keys.Bands[:len(old.Keys.Bands)/2]
 			v, err := encodeItem(&old)
