@@ -3,9 +3,11 @@ package main
 import (
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"sync"
+	"syscall"
+
+	"golang.org/x/term"
 )
 
 // clearLine returns the cursor to the start of the line and erases it.
@@ -50,20 +52,26 @@ func newProgress(w io.Writer, terminal bool, verb, noun string, total int) *Prog
 	return p
 }
 
-// IsTerminal reports whether w is a terminal (a character device, like
-// os.Stdout on an interactive shell). Anything with a Stat method like
-// *os.File's is asked; other writers are not terminals.
+// IsTerminal reports whether w is a terminal, like os.Stdout on an
+// interactive shell: a file whose descriptor has terminal settings. Being
+// a character device is not enough: /dev/null is one, and `poll >
+// /dev/null` redrew its status line, three writes a source instead of
+// one. Writers without a descriptor are not terminals.
 func IsTerminal(w io.Writer) bool {
-	f, ok := w.(interface{ Stat() (fs.FileInfo, error) })
+	conn, ok := w.(syscall.Conn)
 	if !ok {
 		return false
 	}
-	fi, err := f.Stat()
+	raw, err := conn.SyscallConn()
 	if err != nil {
 		return false
 	}
+	terminal := false
+	if err := raw.Control(func(fd uintptr) { terminal = term.IsTerminal(int(fd)) }); err != nil {
+		return false
+	}
 	// A dumb terminal cannot erase a line.
-	return fi.Mode()&fs.ModeCharDevice != 0 && os.Getenv("TERM") != "dumb"
+	return terminal && os.Getenv("TERM") != "dumb"
 }
 
 // Done records one finished unit, failed or not, and prints its result

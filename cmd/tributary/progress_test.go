@@ -2,28 +2,70 @@ package main
 
 import (
 	"bytes"
-	"io/fs"
+	"fmt"
+	"io"
 	"os"
 	"strings"
 	"sync"
 	"testing"
-	"time"
+
+	"golang.org/x/sys/unix"
+	"golang.org/x/term"
 )
 
-// fakeTerminal is a writer that says it is a terminal, as os.Stdout does
-// on an interactive shell.
-type fakeTerminal struct{ bytes.Buffer }
+// openTerminal opens a new pseudo-terminal in raw mode (so that "\n"
+// reaches the other end as it is written) and returns its terminal end,
+// and a function that closes it and returns everything written to it.
+func openTerminal(t *testing.T) (*os.File, func() string) {
+	t.Helper()
+	ptmx, err := os.OpenFile("/dev/ptmx", os.O_RDWR, 0)
+	if err != nil {
+		t.Fatalf("a pseudo-terminal is needed: %v", err)
+	}
+	t.Cleanup(func() { ptmx.Close() })
+	var n int
+	err = ptyControl(ptmx, func(fd int) error {
+		if err := unix.IoctlSetPointerInt(fd, unix.TIOCSPTLCK, 0); err != nil { // unlockpt
+			return err
+		}
+		n, err = unix.IoctlGetInt(fd, unix.TIOCGPTN) // ptsname
+		return err
+	})
+	if err != nil {
+		t.Fatalf("pseudo-terminal: %v", err)
+	}
+	tty, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ptyControl(tty, func(fd int) error { _, err := term.MakeRaw(fd); return err }); err != nil {
+		t.Fatalf("raw mode: %v", err)
+	}
+	var out bytes.Buffer
+	read := make(chan struct{})
+	go func() {
+		defer close(read)
+		io.Copy(&out, ptmx) // ends with EIO once the terminal end is closed
+	}()
+	return tty, func() string {
+		tty.Close()
+		<-read
+		return out.String()
+	}
+}
 
-func (*fakeTerminal) Stat() (fs.FileInfo, error) { return charDevice{}, nil }
-
-type charDevice struct{}
-
-func (charDevice) Name() string       { return "tty" }
-func (charDevice) Size() int64        { return 0 }
-func (charDevice) Mode() fs.FileMode  { return fs.ModeDevice | fs.ModeCharDevice | 0o620 }
-func (charDevice) ModTime() time.Time { return time.Time{} }
-func (charDevice) IsDir() bool        { return false }
-func (charDevice) Sys() any           { return nil }
+// ptyControl calls fn with f's descriptor.
+func ptyControl(f *os.File, fn func(fd int) error) error {
+	raw, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var fnErr error
+	if err := raw.Control(func(fd uintptr) { fnErr = fn(int(fd)) }); err != nil {
+		return err
+	}
+	return fnErr
+}
 
 type unit struct {
 	line   string
@@ -130,14 +172,28 @@ func TestIsTerminal(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer file.Close()
+	null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer null.Close()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	tty, _ := openTerminal(t)
 	for _, tc := range []struct {
 		name string
-		w    interface{ Write([]byte) (int, error) }
+		w    io.Writer
 		want bool
 	}{
 		{"buffer", &bytes.Buffer{}, false},
 		{"regular file", file, false},
-		{"character device", &fakeTerminal{}, true},
+		{"pipe", w, false},
+		{"/dev/null, a character device", null, false},
+		{"pseudo-terminal", tty, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := IsTerminal(tc.w); got != tc.want {
@@ -147,7 +203,7 @@ func TestIsTerminal(t *testing.T) {
 	}
 	t.Run("dumb terminal", func(t *testing.T) {
 		t.Setenv("TERM", "dumb")
-		if IsTerminal(&fakeTerminal{}) {
+		if IsTerminal(tty) {
 			t.Error("a dumb terminal cannot redraw a line")
 		}
 	})
@@ -189,12 +245,13 @@ func TestPollProgress(t *testing.T) {
 	})
 
 	t.Run("terminal", func(t *testing.T) {
-		var stdout fakeTerminal
+		tty, output := openTerminal(t)
 		var stderr bytes.Buffer
-		if code := Execute(t.Context(), []string{"poll", "--config", cfgPath}, &stdout, &stderr); code != 0 {
-			t.Fatalf("poll: exit %d\n%s%s", code, stdout.String(), stderr.String())
+		code := Execute(t.Context(), []string{"poll", "--config", cfgPath}, tty, &stderr)
+		out := output()
+		if code != 0 {
+			t.Fatalf("poll: exit %d\n%s%s", code, out, stderr.String())
 		}
-		out := stdout.String()
 		for _, want := range []string{"\r\x1b[Kpolling 0/4 sources", "\r\x1b[Kpolling 4/4 sources · 1 failed", "broken: error: "} {
 			if !strings.Contains(out, want) {
 				t.Errorf("terminal output lacks %q:\n%q", want, out)
