@@ -20,7 +20,9 @@ func openTerminal(t *testing.T) (*os.File, func() string) {
 	t.Helper()
 	ptmx, err := os.OpenFile("/dev/ptmx", os.O_RDWR, 0)
 	if err != nil {
-		t.Fatalf("a pseudo-terminal is needed: %v", err)
+		// A machine without pseudo-terminals (a container without
+		// /dev/pts) cannot run this part; nothing installs them.
+		t.Skipf("skipped: this test needs a pseudo-terminal, and /dev/ptmx cannot be opened: %v", err)
 	}
 	t.Cleanup(func() { ptmx.Close() })
 	var n int
@@ -183,7 +185,6 @@ func TestIsTerminal(t *testing.T) {
 	}
 	defer r.Close()
 	defer w.Close()
-	tty, _ := openTerminal(t)
 	for _, tc := range []struct {
 		name string
 		w    io.Writer
@@ -193,7 +194,6 @@ func TestIsTerminal(t *testing.T) {
 		{"regular file", file, false},
 		{"pipe", w, false},
 		{"/dev/null, a character device", null, false},
-		{"pseudo-terminal", tty, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := IsTerminal(tc.w); got != tc.want {
@@ -201,10 +201,14 @@ func TestIsTerminal(t *testing.T) {
 			}
 		})
 	}
-	t.Run("dumb terminal", func(t *testing.T) {
+	t.Run("pseudo-terminal", func(t *testing.T) {
+		tty, _ := openTerminal(t)
+		if !IsTerminal(tty) {
+			t.Error("IsTerminal = false, want true")
+		}
 		t.Setenv("TERM", "dumb")
 		if IsTerminal(tty) {
-			t.Error("a dumb terminal cannot redraw a line")
+			t.Error("with TERM=dumb: IsTerminal = true; a dumb terminal cannot redraw a line")
 		}
 	})
 }
