@@ -79,12 +79,11 @@ func growthSourceNames() []aggregator.Source {
 // its fill stored them (17.28 s an item at "rate"), so that the merge
 // window slides as a daemon's does and old items leave the in-memory
 // index. With the clock stopped, every measured item went into the same
-// last day: the 10,000-item store is replaced before that day holds
-// 1,000 more (see benchIngestGrowth), but a run of 400 feeds added
-// 20,000 to the 1,000,000-item store's, four times the day's own, and
-// the merges' walks of the band lists grew with them: the run measured
-// its own arrivals as much as the store. The moving clock also makes the
-// recent index's hourly trim part of the cost, as it is in a daemon.
+// last day (the 10,000-item store is replaced before that day holds
+// 1,000 more, see benchIngestGrowth, but a run of 400 feeds added 20,000
+// to the 1,000,000-item store's, four times the day's own), and the
+// index was never trimmed: the hourly trim, a daemon's steady cost, was
+// left out of the figures.
 //
 // user-us/save and sys-us/save are the process's CPU time per save, in
 // user and in kernel mode (all its threads, the garbage collector's
