@@ -335,8 +335,9 @@ func TestRecentTrimByRecords(t *testing.T) {
 }
 
 // TestRecentTrimDue: the hourly trim happens as a write transaction
-// begins, by records when a few items go, and the index then stands
-// whether that transaction commits or not.
+// begins (here by records, as 4 of 240 items go; TestRecentTrimByRecords
+// checks that path itself), and the index then stands whether that
+// transaction commits or not.
 func TestRecentTrimDue(t *testing.T) {
 	ctx := context.Background()
 	for _, fail := range []bool{false, true} {

@@ -298,15 +298,9 @@ func (m *recentLists[K]) put(k K, list recentList) {
 // each off its item's refs.
 func (m *recentLists[K]) trimKey(k K, items recentItems, horizon uint64) {
 	if e, ok := m.one[k]; ok {
-		if items.compareTime(e, horizon) < 0 {
-			items[e.slot].refs--
-			delete(m.one, k)
-		}
-		return
-	}
-	if list, ok := m.many[k]; ok {
-		list.trim(items, horizon)
-		m.put(k, list)
+		m.trimLone(k, e, items, horizon)
+	} else if list, ok := m.many[k]; ok {
+		m.trimList(k, list, items, horizon)
 	}
 }
 
@@ -314,15 +308,26 @@ func (m *recentLists[K]) trimKey(k K, items recentItems, horizon uint64) {
 // counting each off its item's refs.
 func (m *recentLists[K]) trim(items recentItems, horizon uint64) {
 	for k, e := range m.one {
-		if items.compareTime(e, horizon) < 0 {
-			items[e.slot].refs--
-			delete(m.one, k)
-		}
+		m.trimLone(k, e, items, horizon)
 	}
 	for k, list := range m.many {
-		list.trim(items, horizon)
-		m.put(k, list)
+		m.trimList(k, list, items, horizon)
 	}
+}
+
+// trimLone drops e, the lone entry under k, if it was published before
+// horizon.
+func (m *recentLists[K]) trimLone(k K, e recentEntry, items recentItems, horizon uint64) {
+	if items.compareTime(e, horizon) < 0 {
+		items[e.slot].refs--
+		delete(m.one, k)
+	}
+}
+
+// trimList trims list, the list under k, and stores what is left.
+func (m *recentLists[K]) trimList(k K, list recentList, items recentItems, horizon uint64) {
+	list.trim(items, horizon)
+	m.put(k, list)
 }
 
 // each calls fn with the slots of the entries under k published within

@@ -62,16 +62,26 @@ func IsTerminal(w io.Writer) bool {
 	if !ok {
 		return false
 	}
-	raw, err := conn.SyscallConn()
-	if err != nil {
-		return false
-	}
 	terminal := false
-	if err := raw.Control(func(fd uintptr) { terminal = term.IsTerminal(int(fd)) }); err != nil {
+	if err := withFd(conn, func(fd int) error { terminal = term.IsTerminal(fd); return nil }); err != nil {
 		return false
 	}
 	// A dumb terminal cannot erase a line.
 	return terminal && os.Getenv("TERM") != "dumb"
+}
+
+// withFd calls fn with conn's file descriptor, without putting it in
+// blocking mode as (*os.File).Fd does.
+func withFd(conn syscall.Conn, fn func(fd int) error) error {
+	raw, err := conn.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var fnErr error
+	if err := raw.Control(func(fd uintptr) { fnErr = fn(int(fd)) }); err != nil {
+		return err
+	}
+	return fnErr
 }
 
 // Done records one finished unit, failed or not, and prints its result

@@ -26,7 +26,7 @@ func openTerminal(t *testing.T) (*os.File, func() string) {
 	}
 	t.Cleanup(func() { ptmx.Close() })
 	var n int
-	err = ptyControl(ptmx, func(fd int) error {
+	err = withFd(ptmx, func(fd int) error {
 		if err := unix.IoctlSetPointerInt(fd, unix.TIOCSPTLCK, 0); err != nil { // unlockpt
 			return err
 		}
@@ -40,7 +40,7 @@ func openTerminal(t *testing.T) (*os.File, func() string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := ptyControl(tty, func(fd int) error { _, err := term.MakeRaw(fd); return err }); err != nil {
+	if err := withFd(tty, func(fd int) error { _, err := term.MakeRaw(fd); return err }); err != nil {
 		t.Fatalf("raw mode: %v", err)
 	}
 	var out bytes.Buffer
@@ -54,19 +54,6 @@ func openTerminal(t *testing.T) (*os.File, func() string) {
 		<-read
 		return out.String()
 	}
-}
-
-// ptyControl calls fn with f's descriptor.
-func ptyControl(f *os.File, fn func(fd int) error) error {
-	raw, err := f.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var fnErr error
-	if err := raw.Control(func(fd uintptr) { fnErr = fn(int(fd)) }); err != nil {
-		return err
-	}
-	return fnErr
 }
 
 type unit struct {
@@ -185,6 +172,11 @@ func TestIsTerminal(t *testing.T) {
 	}
 	defer r.Close()
 	defer w.Close()
+	closed, err := os.Create(t.TempDir() + "/closed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed.Close()
 	for _, tc := range []struct {
 		name string
 		w    io.Writer
@@ -194,6 +186,7 @@ func TestIsTerminal(t *testing.T) {
 		{"regular file", file, false},
 		{"pipe", w, false},
 		{"/dev/null, a character device", null, false},
+		{"closed file", closed, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := IsTerminal(tc.w); got != tc.want {
