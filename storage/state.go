@@ -45,6 +45,47 @@ func (db *DB) SaveState(ctx context.Context, state aggregator.SourceState) error
 	return nil
 }
 
+// SaveStates stores the states of sources polled earlier, all in one
+// commit: a round of polls saves its unchanged sources (304s) together at
+// its end rather than a few dozen at a time as they answer. A state is
+// skipped where the stored one was polled later (a scheduled poll of the
+// same source that ran meanwhile), so the round never undoes a newer
+// poll. ItemCount is ignored, as in SaveState.
+func (db *DB) SaveStates(ctx context.Context, states []aggregator.SourceState) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("storage: save %d states: %w", len(states), err)
+	}
+	for i := range states {
+		if states[i].Source == "" {
+			return fmt.Errorf("storage: save %d states: empty source name", len(states))
+		}
+	}
+	if len(states) == 0 {
+		return nil
+	}
+	err := db.commits.update(func(tx *bolt.Tx, _ *recentTx) error {
+		bucket := tx.Bucket(bucketStates)
+		for i := range states {
+			st := &states[i]
+			// A stored record that cannot be decoded is replaced, as
+			// SaveState would.
+			if v := bucket.Get([]byte(st.Source)); v != nil {
+				if stored, err := decodeState(st.Source, v); err == nil && stored.LastPolled.After(st.LastPolled) {
+					continue
+				}
+			}
+			if err := putState(tx, st); err != nil {
+				return fmt.Errorf("source %q: %w", st.Source, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("storage: save %d states: %w", len(states), err)
+	}
+	return nil
+}
+
 // SourceStates returns every stored state sorted by Source (the bucket's
 // key order), ItemCount filled.
 func (db *DB) SourceStates(ctx context.Context) ([]aggregator.SourceState, error) {

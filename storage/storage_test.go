@@ -670,6 +670,58 @@ func TestSourceState(t *testing.T) {
 	}
 }
 
+// TestSaveStates: SaveStates stores every state in one call, keeps the
+// stored item count, and leaves a stored state that was polled later than
+// the one it was given (or a state it could not decode, which it replaces).
+func TestSaveStates(t *testing.T) {
+	ctx := context.Background()
+	db := openTestDB(t)
+	if _, err := db.SaveFeed(ctx, feed("kept", mkItem("a", t0, "h"))); err != nil {
+		t.Fatal(err)
+	}
+	newer := aggregator.SourceState{Source: "newer", ETag: `"v2"`, LastPolled: t0.Add(time.Hour), LastStatus: 200}
+	if err := db.SaveState(ctx, newer); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.SaveState(ctx, aggregator.SourceState{Source: "kept", LastPolled: t0.Add(-time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.bolt.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketStates).Put([]byte("garbled"), []byte{codecBinary, 0xff})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	round := []aggregator.SourceState{
+		{Source: "kept", ETag: `"k"`, LastPolled: t0, LastStatus: 304, NextPoll: t0.Add(time.Hour), ItemCount: 99},
+		{Source: "fresh", LastPolled: t0, LastStatus: 304},
+		{Source: "newer", ETag: `"v1"`, LastPolled: t0, LastStatus: 304},
+		{Source: "garbled", LastPolled: t0, LastStatus: 304},
+	}
+	if err := db.SaveStates(ctx, round); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]aggregator.SourceState{
+		"kept":    {Source: "kept", ETag: `"k"`, LastPolled: t0, LastStatus: 304, NextPoll: t0.Add(time.Hour), ItemCount: 1},
+		"fresh":   round[1],
+		"newer":   newer,
+		"garbled": round[3],
+	}
+	for name, w := range want {
+		if st, err := db.SourceState(ctx, name); err != nil || !reflect.DeepEqual(st, w) {
+			t.Errorf("SourceState(%s) = %+v, %v; want %+v", name, st, err, w)
+		}
+	}
+	if err := db.SaveStates(ctx, []aggregator.SourceState{{Source: "ok", LastPolled: t0}, {}}); err == nil {
+		t.Error("SaveStates accepted an empty source")
+	}
+	if st, err := db.SourceState(ctx, "ok"); err != nil || !st.LastPolled.IsZero() {
+		t.Errorf("SaveStates refused a round but stored part of it: %+v, %v", st, err)
+	}
+	if err := db.SaveStates(ctx, nil); err != nil {
+		t.Errorf("SaveStates(nil) = %v", err)
+	}
+}
+
 func TestCanceledContext(t *testing.T) {
 	db := openTestDB(t)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -677,6 +729,7 @@ func TestCanceledContext(t *testing.T) {
 	calls := map[string]func() error{
 		"SourceState":    func() error { _, err := db.SourceState(ctx, "s"); return err },
 		"SaveState":      func() error { return db.SaveState(ctx, aggregator.SourceState{Source: "s"}) },
+		"SaveStates":     func() error { return db.SaveStates(ctx, []aggregator.SourceState{{Source: "s"}}) },
 		"SaveFeed":       func() error { _, err := db.SaveFeed(ctx, feed("s")); return err },
 		"Prune":          func() error { _, err := db.Prune(ctx, t0); return err },
 		"SyncTopics":     func() error { _, err := db.SyncTopics(ctx, nil); return err },
