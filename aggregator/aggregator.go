@@ -250,6 +250,9 @@ type Store interface {
 	SourceState(ctx context.Context, source string) (SourceState, error)
 	// SaveState stores a source's state alone (a failure, a 304).
 	SaveState(ctx context.Context, state SourceState) error
+	// SaveStates stores the states of sources polled earlier, in one
+	// transaction, each unless the stored state was polled later.
+	SaveStates(ctx context.Context, states []SourceState) error
 	// SaveFeed stores a polled feed's items and the source's state together.
 	SaveFeed(ctx context.Context, update FeedUpdate) (SaveResult, error)
 	// Prune deletes items published before cutoff, leaving tombstones, and

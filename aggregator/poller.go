@@ -64,6 +64,11 @@ const (
 	// poll's time by a tenth, for a tenth more peak memory (16 saved a
 	// fifth of the time for a quarter more memory).
 	savesPerSlot = 8
+
+	// stateBatch bounds the unchanged sources whose states PollAll saves
+	// in one commit.
+	stateBatch = 1024
+
 	// runningPerSlot is how many polls may be under way (reading state,
 	// fetching, waiting for the store) per fetch slot; the others wait
 	// before doing anything. A poll that has read its state and waits
@@ -109,6 +114,11 @@ type PollResult struct {
 	State    SourceState
 	Duration time.Duration
 	Err      error
+
+	// stateUnsaved marks, in a round of PollAll, a 304 that changed
+	// nothing but the state's poll times: PollAll saves such states
+	// together (see stateBatch).
+	stateUnsaved bool
 }
 
 // String is the one-line summary the poll command prints: what happened,
@@ -201,7 +211,20 @@ func (p *Poller) PollScheduled(ctx context.Context, src Source, firedAt time.Tim
 // goroutine's stack, once grown by bbolt and net/http, serves many polls
 // (a goroutine per source spent a tenth of a warm poll's CPU growing
 // fresh stacks).
-func (p *Poller) PollAll(ctx context.Context, sources []Source, report func(PollResult)) {
+//
+// A source that answers 304 and changes nothing but when it was polled
+// and is next due has its state saved with the others of the round, in
+// one commit at the end (or every stateBatch sources): a warm poll of
+// 2,000 sources, whose 304s each waited for one of about 90 commits,
+// went from 0.36 to 0.31 s and used a sixth less CPU (medians of 16
+// alternating runs). Until then SourceState returns the state from before
+// the round; a crash before the commit loses only those times, so the
+// sources are polled again, conditionally, at the next start. Any other
+// change (new validators, a failure, a redirect, a publisher's hint) is
+// saved at once, as a scheduled poll saves everything. PollAll returns
+// the error of saving the round's states, which every poll result
+// reported so far assumed would land.
+func (p *Poller) PollAll(ctx context.Context, sources []Source, report func(PollResult)) error {
 	results := make(chan PollResult)
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -217,7 +240,7 @@ func (p *Poller) PollAll(ctx context.Context, sources []Source, report func(Poll
 					results <- PollResult{Source: src.Name, Err: err}
 					continue
 				}
-				res := p.runEntered(ctx, src, time.Time{})
+				res := p.runEntered(ctx, src, time.Time{}, true)
 				p.leave()
 				results <- res
 			}
@@ -227,9 +250,31 @@ func (p *Poller) PollAll(ctx context.Context, sources []Source, report func(Poll
 		wg.Wait()
 		close(results)
 	}()
+	// The states are saved whatever the round's context: what the polls
+	// learnt stays learnt.
+	saveCtx := context.WithoutCancel(ctx)
+	var unsaved []SourceState
+	var saveErr error
+	save := func() {
+		if len(unsaved) == 0 {
+			return
+		}
+		if err := p.opts.Store.SaveStates(saveCtx, unsaved); err != nil && saveErr == nil {
+			saveErr = fmt.Errorf("save the state of %d unchanged sources: %w", len(unsaved), err)
+		}
+		unsaved = unsaved[:0]
+	}
 	for res := range results {
+		if res.stateUnsaved {
+			unsaved = append(unsaved, res.State)
+			if len(unsaved) >= stateBatch {
+				save()
+			}
+		}
 		report(res)
 	}
+	save()
+	return saveErr
 }
 
 // enter waits until one more poll may run; leave ends it.
@@ -250,12 +295,14 @@ func (p *Poller) run(ctx context.Context, src Source, firedAt time.Time) PollRes
 		return PollResult{Source: src.Name, Err: err}
 	}
 	defer p.leave()
-	return p.runEntered(ctx, src, firedAt)
+	return p.runEntered(ctx, src, firedAt, false)
 }
 
 // runEntered is run once the poll has entered. It never panics: a panic
-// while handling the source is recovered and recorded as its error.
-func (p *Poller) runEntered(ctx context.Context, src Source, firedAt time.Time) (res PollResult) {
+// while handling the source is recovered and recorded as its error. With
+// inRound (PollAll), a 304 that changes only the state's poll times is
+// not saved but marked stateUnsaved for PollAll to save.
+func (p *Poller) runEntered(ctx context.Context, src Source, firedAt time.Time, inRound bool) (res PollResult) {
 	res.Source = src.Name
 	start := p.opts.Now()
 	defer func() {
@@ -270,16 +317,17 @@ func (p *Poller) runEntered(ctx context.Context, src Source, firedAt time.Time) 
 		res.Duration = p.opts.Now().Sub(start)
 		res.Source = src.Name
 	}()
-	return p.poll(ctx, src, start, firedAt)
+	return p.poll(ctx, src, start, firedAt, inRound)
 }
 
-func (p *Poller) poll(ctx context.Context, src Source, now, firedAt time.Time) PollResult {
+func (p *Poller) poll(ctx context.Context, src Source, now, firedAt time.Time, inRound bool) PollResult {
 	res := PollResult{Source: src.Name}
 	state, err := p.opts.Store.SourceState(ctx, src.Name)
 	if err != nil {
 		res.Err = fmt.Errorf("read state: %w", err)
 		return res
 	}
+	stored := state
 	if state.ConfigURL != src.URL {
 		// A new URL in the config: what was learnt about the old one
 		// (a redirect, a 410, a pause, its validators) no longer applies.
@@ -363,6 +411,10 @@ func (p *Poller) poll(ctx context.Context, src Source, now, firedAt time.Time) P
 		// commits take as many unchanged sources as are waiting.
 		<-p.slots
 		fetching = false
+		if inRound && pollTimesOnly(stored, state) {
+			res.stateUnsaved = true
+			return res
+		}
 		if err := p.opts.Store.SaveState(ctx, state); err != nil {
 			res.Err = fmt.Errorf("save state: %w", err)
 		}
@@ -477,6 +529,13 @@ func (p *Poller) backoff(src Source, now time.Time, n int) time.Time {
 
 // fail records a failed poll in the source's state and stores it; the
 // items the source has are kept. It returns the state stored.
+// pollTimesOnly reports whether after differs from before only in when
+// the source was polled, with what status, and when it is next due.
+func pollTimesOnly(before, after SourceState) bool {
+	before.LastPolled, before.LastStatus, before.NextPoll = after.LastPolled, after.LastStatus, after.NextPoll
+	return before == after
+}
+
 func (p *Poller) fail(ctx context.Context, src Source, state SourceState, status int, cause error, now time.Time) SourceState {
 	state.LastPolled = now
 	state.LastStatus = status

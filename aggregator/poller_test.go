@@ -497,3 +497,186 @@ func TestPollPreparesHoldingCPU(t *testing.T) {
 		t.Fatalf("after the cancelled poll: %d failures, %d items; want 0 and 1", st.ConsecutiveFailures, st.ItemCount)
 	}
 }
+
+// conditionalServer serves every path the same feed with ETag "v1" and
+// answers a request with any validator 304. failing paths answer 500;
+// on /moved's 304 the publisher hands out a new ETag.
+func conditionalServer(t *testing.T, failing *atomic.Value) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if f, _ := failing.Load().(string); f != "" && r.URL.Path == f {
+			http.Error(w, "down", http.StatusInternalServerError)
+			return
+		}
+		if r.Header.Get("If-None-Match") != "" {
+			if r.URL.Path == "/moved" {
+				w.Header().Set("ETag", `"v2"`)
+			}
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		w.Header().Set("ETag", `"v1"`)
+		io.WriteString(w, rssFeed(rssItem("a", "Alpha", "")))
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// failingStateRound is a store whose SaveStates fails.
+type failingStateRound struct{ aggregator.Store }
+
+var errRoundLost = errors.New("disk full")
+
+func (failingStateRound) SaveStates(context.Context, []aggregator.SourceState) error {
+	return errRoundLost
+}
+
+// TestPollAllSavesUnchangedStatesTogether: in a round of PollAll, a 304
+// that changes nothing but the poll times is saved with the others when
+// the round ends, not at once; a 304 that changes more (a recovery from
+// failures, new validators) is saved at once; and a round whose states
+// cannot be saved says so.
+func TestPollAllSavesUnchangedStatesTogether(t *testing.T) {
+	var failing atomic.Value
+	srv := conditionalServer(t, &failing)
+	db := openStore(t)
+	var now atomic.Value
+	now.Store(testNow)
+	p := newTestPoller(t, db, nil, func(o *aggregator.PollerOptions) {
+		o.Now = func() time.Time { return now.Load().(time.Time) }
+		o.NextPoll = func(_ aggregator.Source, after time.Time) time.Time { return after.Add(time.Hour) }
+	})
+	var sources []aggregator.Source
+	for _, name := range []string{"a", "b", "recovering", "moved"} {
+		sources = append(sources, aggregator.Source{Name: name, URL: srv.URL + "/" + name})
+	}
+	ctx := t.Context()
+	state := func(name string) aggregator.SourceState {
+		t.Helper()
+		st, err := db.SourceState(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	if err := p.PollAll(ctx, sources, func(res aggregator.PollResult) {
+		if res.Err != nil || res.New != 1 {
+			t.Errorf("first round, %s: %d new, %v", res.Source, res.New, res.Err)
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	failing.Store("/recovering")
+	now.Store(testNow.Add(time.Minute))
+	if res := p.Poll(ctx, sources[2]); res.Err == nil {
+		t.Fatal("the failing source did not fail")
+	}
+	failing.Store("")
+
+	round := testNow.Add(time.Hour)
+	now.Store(round)
+	err := p.PollAll(ctx, sources, func(res aggregator.PollResult) {
+		if res.Err != nil || !res.NotModified {
+			t.Errorf("%s: not modified %v, %v", res.Source, res.NotModified, res.Err)
+		}
+		if !res.State.LastPolled.Equal(round) {
+			t.Errorf("%s: result's state polled %v, want %v", res.Source, res.State.LastPolled, round)
+		}
+		st := state(res.Source)
+		switch res.Source {
+		case "a", "b":
+			if !st.LastPolled.Equal(testNow) {
+				t.Errorf("%s: stored state polled %v while its round runs, want %v", res.Source, st.LastPolled, testNow)
+			}
+		case "recovering":
+			if !st.LastPolled.Equal(round) || st.ConsecutiveFailures != 0 {
+				t.Errorf("recovering: stored state polled %v after %d failures, want at once %v after 0", st.LastPolled, st.ConsecutiveFailures, round)
+			}
+		case "moved":
+			if !st.LastPolled.Equal(round) || st.ETag != `"v2"` {
+				t.Errorf("moved: stored state polled %v with ETag %s, want at once %v with \"v2\"", st.LastPolled, st.ETag, round)
+			}
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, src := range sources {
+		st := state(src.Name)
+		if !st.LastPolled.Equal(round) || st.LastStatus != http.StatusNotModified || !st.NextPoll.Equal(round.Add(time.Hour)) || st.ItemCount != 1 {
+			t.Errorf("%s after the round: polled %v, status %d, next %v, %d items; want %v, 304, %v, 1",
+				src.Name, st.LastPolled, st.LastStatus, st.NextPoll, st.ItemCount, round, round.Add(time.Hour))
+		}
+	}
+
+	now.Store(round.Add(time.Hour))
+	p = newTestPoller(t, failingStateRound{db}, nil, nil)
+	err = p.PollAll(ctx, sources, func(res aggregator.PollResult) {})
+	if !errors.Is(err, errRoundLost) || !strings.Contains(err.Error(), "save the state of 4 unchanged sources") {
+		t.Errorf("PollAll with the states' commit failing = %v, want the 4 states' error", err)
+	}
+	if err := p.PollAll(ctx, nil, func(aggregator.PollResult) {}); err != nil {
+		t.Errorf("a round with no unchanged source saved states: %v", err)
+	}
+}
+
+// TestPollAllSavesStatesInBatches: a round commits its unchanged states
+// every StateBatch sources, before reporting the one that fills a batch.
+func TestPollAllSavesStatesInBatches(t *testing.T) {
+	var failing atomic.Value
+	srv := conditionalServer(t, &failing)
+	db := openStore(t)
+	round := testNow.Add(time.Hour)
+	p := newTestPoller(t, db, nil, func(o *aggregator.PollerOptions) {
+		o.Concurrency = 8
+		o.Now = func() time.Time { return round }
+	})
+	ctx := t.Context()
+	var sources []aggregator.Source
+	var seeded []aggregator.SourceState
+	for i := range aggregator.StateBatch + 10 {
+		src := aggregator.Source{Name: fmt.Sprintf("s%d", i), URL: fmt.Sprintf("%s/s%d", srv.URL, i)}
+		sources = append(sources, src)
+		seeded = append(seeded, aggregator.SourceState{Source: src.Name, ConfigURL: src.URL, ETag: `"v1"`,
+			LastPolled: testNow, LastStatus: http.StatusNotModified, NextPoll: testNow.Add(time.Hour)})
+	}
+	if err := db.SaveStates(ctx, seeded); err != nil {
+		t.Fatal(err)
+	}
+	savedInRound := func() int {
+		states, err := db.SourceStates(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, st := range states {
+			if st.LastPolled.Equal(round) {
+				n++
+			}
+		}
+		return n
+	}
+	reported := 0
+	err := p.PollAll(ctx, sources, func(res aggregator.PollResult) {
+		if res.Err != nil || !res.NotModified {
+			t.Errorf("%s: not modified %v, %v", res.Source, res.NotModified, res.Err)
+		}
+		reported++
+		switch reported {
+		case aggregator.StateBatch - 1:
+			if n := savedInRound(); n != 0 {
+				t.Errorf("%d states saved before a batch filled", n)
+			}
+		case aggregator.StateBatch:
+			if n := savedInRound(); n != aggregator.StateBatch {
+				t.Errorf("%d states saved when the batch filled, want %d", n, aggregator.StateBatch)
+			}
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := savedInRound(); n != len(sources) {
+		t.Errorf("%d states saved after the round, want %d", n, len(sources))
+	}
+}

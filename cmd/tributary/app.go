@@ -252,9 +252,9 @@ func (a *App) Addr() net.Addr {
 // polls are not recorded in Metrics, which no one scrapes in a process
 // that exits when they are done (recording them, series by series for the
 // first time, cost a warm poll of 2,000 sources 5 ms of CPU). The
-// scheduler's polls are recorded.
-func (a *App) PollAll(ctx context.Context, sources []aggregator.Source, report func(aggregator.PollResult)) {
-	a.pipeline().poller.PollAll(ctx, sources, func(res aggregator.PollResult) {
+// scheduler's polls are recorded. Its error is aggregator.Poller.PollAll's.
+func (a *App) PollAll(ctx context.Context, sources []aggregator.Source, report func(aggregator.PollResult)) error {
+	return a.pipeline().poller.PollAll(ctx, sources, func(res aggregator.PollResult) {
 		a.Handler.Invalidate(res.ChangedTopics...)
 		report(res)
 	})

@@ -114,7 +114,7 @@ func cmdPoll(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	defer app.Close()
 	var ok, failed, deferred, disabled int
 	progress := NewProgress(stdout, "polling", "sources", len(sources))
-	app.PollAll(ctx, sources, func(res aggregator.PollResult) {
+	saveErr := app.PollAll(ctx, sources, func(res aggregator.PollResult) {
 		isFailure := false
 		switch {
 		case res.Disabled:
@@ -130,6 +130,9 @@ func cmdPoll(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		progress.Done(res.String(), isFailure)
 	})
 	progress.Finish()
+	if saveErr != nil {
+		return saveErr
+	}
 	if ctx.Err() != nil {
 		return fmt.Errorf("poll interrupted: %w", ctx.Err())
 	}
