@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -110,6 +111,10 @@ type PollResult struct {
 	Deferred time.Time
 	// Disabled is set for a source that 410 Gone disabled: nothing fetched.
 	Disabled bool
+	// TooOld counts the feed's items published before retention's
+	// max_age (PollerOptions.MaxAge): retention would prune them at once,
+	// so they are not stored, nor counted as new or unchanged.
+	TooOld int
 	// State is the source's state after the poll.
 	State    SourceState
 	Duration time.Duration
@@ -140,6 +145,9 @@ func (r PollResult) String() string {
 		b.WriteString("not modified")
 	default:
 		fmt.Fprintf(&b, "%d new, %d updated, %d unchanged", r.New, r.Updated, r.Unchanged)
+		if r.TooOld > 0 {
+			fmt.Fprintf(&b, ", %d older than retention.max_age (not stored)", r.TooOld)
+		}
 	}
 	if r.Status != 0 {
 		fmt.Fprintf(&b, "; HTTP %d", r.Status)
@@ -426,7 +434,7 @@ func (p *Poller) poll(ctx context.Context, src Source, now, firedAt time.Time, i
 		res.Err = err
 		return res
 	}
-	feed, items, err := p.prepare(ctx, src.Name, fetched, matcher, merger)
+	feed, items, tooOld, err := p.prepare(ctx, src.Name, fetched, matcher, merger, now)
 	p.opts.CPU.Leave()
 	if err != nil {
 		res.Err = err
@@ -459,6 +467,7 @@ func (p *Poller) poll(ctx context.Context, src Source, now, firedAt time.Time, i
 		return res
 	}
 	res.SaveResult = saved
+	res.TooOld = tooOld
 	res.State = state
 	return res
 }
@@ -466,17 +475,30 @@ func (p *Poller) poll(ctx context.Context, src Source, now, firedAt time.Time, i
 // prepare parses a fetched feed and does to its items what needs no
 // stored data — normalising, topic matching, story tokens — concurrently
 // with other polls, so that the store's write transaction (one at a time)
-// holds only lookups, comparisons and writes. Its error is the parse's,
-// or ctx's.
-func (p *Poller) prepare(ctx context.Context, source string, fetched *FetchResult, matcher *TopicMatcher, merger *StoryMerger) (*ParsedFeed, []Item, error) {
+// holds only lookups, comparisons and writes. It leaves out, and counts,
+// the items published before retention's max_age as of now: retention
+// would prune them at once. (An item without a date is dated when first
+// seen, so it is never too old.) Its error is the parse's, or ctx's.
+func (p *Poller) prepare(ctx context.Context, source string, fetched *FetchResult, matcher *TopicMatcher, merger *StoryMerger, now time.Time) (*ParsedFeed, []Item, int, error) {
 	feed, err := ParseFeed(fetched.Body, fetched.ContentType, fetched.FinalURL)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
 	items := NormaliseItems(source, feed, p.opts.MaxItems)
+	tooOld := 0
+	if p.opts.MaxAge > 0 {
+		cutoff := now.Add(-p.opts.MaxAge)
+		items = slices.DeleteFunc(items, func(it Item) bool {
+			old := !it.Published.IsZero() && it.Published.Before(cutoff)
+			if old {
+				tooOld++
+			}
+			return old
+		})
+	}
 	for i := range items {
 		if err := ctx.Err(); err != nil {
-			return nil, nil, err
+			return nil, nil, 0, err
 		}
 		if matcher != nil {
 			items[i].Topics = matcher.MatchText(&items[i])
@@ -485,7 +507,7 @@ func (p *Poller) prepare(ctx context.Context, source string, fetched *FetchResul
 			merger.Prepare(&items[i])
 		}
 	}
-	return feed, items, nil
+	return feed, items, tooOld, nil
 }
 
 // toStore moves a poll from its fetch slot to a save slot: from here on it
@@ -580,9 +602,6 @@ func (p *Poller) reconciler(now time.Time, matcher *TopicMatcher) func(stored, i
 				p.opts.Logger.Debug("item date missing or in the future; using first-seen time",
 					"source", in.Source, "item", in.ID, "published", in.Published)
 				in.Published = now
-			}
-			if p.opts.MaxAge > 0 && in.Published.Before(now.Add(-p.opts.MaxAge)) {
-				return false // retention would prune it at once
 			}
 			in.FirstSeen = now
 			if in.Updated.IsZero() || in.Updated.Before(in.Published) || in.Updated.After(now.Add(futureSlack)) {

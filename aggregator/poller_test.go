@@ -90,6 +90,8 @@ func TestPollDates(t *testing.T) {
 		{"far future becomes first seen", "Mon, 01 Jan 2035 00:00:00 GMT", 0, 1, testNow},
 		{"within a day ahead kept", testNow.Add(3 * time.Hour).Format(time.RFC1123), 0, 1, testNow.Add(3 * time.Hour)},
 		{"older than retention dropped at ingest", "Fri, 10 Dec 2021 14:26:00 GMT", 720 * time.Hour, 0, time.Time{}},
+		{"within retention kept", testNow.Add(-719 * time.Hour).Format(time.RFC1123), 720 * time.Hour, 1, testNow.Add(-719 * time.Hour)},
+		{"missing date kept under retention", "", 720 * time.Hour, 1, testNow},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -104,6 +106,11 @@ func TestPollDates(t *testing.T) {
 			}
 			if res.New != tt.wantNew {
 				t.Fatalf("new = %d, want %d", res.New, tt.wantNew)
+			}
+			// An item retention would prune at once is counted as such,
+			// not as unchanged.
+			if wantOld := 1 - tt.wantNew; res.TooOld != wantOld || res.Unchanged != 0 {
+				t.Errorf("too old = %d, unchanged = %d; want %d, 0", res.TooOld, res.Unchanged, wantOld)
 			}
 			if tt.wantNew == 0 {
 				return
@@ -678,5 +685,29 @@ func TestPollAllSavesStatesInBatches(t *testing.T) {
 	}
 	if n := savedInRound(); n != len(sources) {
 		t.Errorf("%d states saved after the round, want %d", n, len(sources))
+	}
+}
+
+// TestPollResultString: the poll command's line says what happened to the
+// feed's items, the ones too old to keep included.
+func TestPollResultString(t *testing.T) {
+	tests := []struct {
+		name string
+		res  aggregator.PollResult
+		want string
+	}{
+		{"items", aggregator.PollResult{Source: "s", Status: 200, SaveResult: aggregator.SaveResult{New: 1, Updated: 2, Unchanged: 3}},
+			"s: 1 new, 2 updated, 3 unchanged; HTTP 200"},
+		{"too old", aggregator.PollResult{Source: "s", Status: 200, SaveResult: aggregator.SaveResult{New: 1}, TooOld: 29},
+			"s: 1 new, 0 updated, 0 unchanged, 29 older than retention.max_age (not stored); HTTP 200"},
+		{"not modified", aggregator.PollResult{Source: "s", Status: 304, NotModified: true},
+			"s: not modified; HTTP 304"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.res.String(); got != tt.want {
+				t.Errorf("String() = %q, want %q", got, tt.want)
+			}
+		})
 	}
 }

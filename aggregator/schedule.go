@@ -201,7 +201,7 @@ func (s *Scheduler) sourceJob(ctx context.Context, src Source) func(delay time.D
 				"failures", res.State.ConsecutiveFailures, "next_poll", res.State.NextPoll)
 		default:
 			s.opts.Logger.Info("polled", "source", src.Name, "status", res.Status, "new", res.New,
-				"updated", res.Updated, "not_modified", res.NotModified, "duration", res.Duration)
+				"updated", res.Updated, "too_old", res.TooOld, "not_modified", res.NotModified, "duration", res.Duration)
 		}
 	}
 }
