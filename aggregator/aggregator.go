@@ -232,11 +232,23 @@ type PruneResult struct {
 // TopicMembership describes one configured topic to Store.SyncTopics.
 type TopicMembership struct {
 	Name string
-	// Fingerprint changes whenever the topic's selection changes (query or
-	// sources); a stored fingerprint that differs triggers a rematch.
+	// Fingerprint changes whenever the topic's own selection changes (its
+	// query or its source restriction); a stored fingerprint that differs
+	// triggers a rematch.
 	Fingerprint string
 	// Match reports whether an item belongs to the topic.
 	Match func(*Item) bool
+}
+
+// SourceMembership describes one configured source to Store.SyncTopics:
+// Description says what of the source decides whether its items enter
+// topics (its tags, its backlog window). A source whose stored
+// description differs has items that may now belong elsewhere, so every
+// topic is rematched; a source never seen before has no items, so adding
+// one rematches nothing.
+type SourceMembership struct {
+	Name        string
+	Description string
 }
 
 // ErrNotFound is returned for a source, topic or item that is not stored.
@@ -259,8 +271,10 @@ type Store interface {
 	// drops tombstones older than cutoff.
 	Prune(ctx context.Context, cutoff time.Time) (PruneResult, error)
 	// SyncTopics makes the stored topic memberships match the configured
-	// topics: a topic whose fingerprint changed (or is new) is rematched
-	// against every stored item; a topic no longer configured is dropped.
-	// It returns the names of the topics it rebuilt or dropped.
-	SyncTopics(ctx context.Context, topics []TopicMembership) ([]string, error)
+	// topics and sources: a topic whose fingerprint changed (or is new)
+	// is rematched against every stored item, and every topic is when a
+	// known source's description changed; a topic no longer configured
+	// is dropped. It returns the names of the topics it rebuilt or
+	// dropped.
+	SyncTopics(ctx context.Context, topics []TopicMembership, sources []SourceMembership) ([]string, error)
 }

@@ -21,6 +21,7 @@ type TopicMatcher struct {
 	vocabulary *query.Vocabulary        // the words the topics' queries look up
 	sourceTags map[string][]string      // source name → its tags
 	backlog    map[string]time.Duration // source name → its backlog window
+	sources    []SourceMembership
 }
 
 type compiledTopic struct {
@@ -41,8 +42,8 @@ func NewTopicMatcher(topics []Topic, sources []Source) (*TopicMatcher, error) {
 	for _, s := range sources {
 		m.sourceTags[s.Name] = s.Tags
 		m.backlog[s.Name] = s.Backlog
+		m.sources = append(m.sources, SourceMembership{Name: s.Name, Description: describeSource(s)})
 	}
-	described := describeSources(sources)
 	for _, t := range topics {
 		q, err := query.Parse(t.Query)
 		if err != nil {
@@ -55,7 +56,7 @@ func NewTopicMatcher(topics []Topic, sources []Source) (*TopicMatcher, error) {
 				ct.allowed[s] = true
 			}
 		}
-		ct.fingerprint = topicFingerprint(q, t.Sources, described)
+		ct.fingerprint = topicFingerprint(q, t.Sources)
 		m.topics = append(m.topics, ct)
 	}
 	qs := make([]*query.Query, len(m.topics))
@@ -66,34 +67,29 @@ func NewTopicMatcher(topics []Topic, sources []Source) (*TopicMatcher, error) {
 	return m, nil
 }
 
-// topicFingerprint changes whenever what a topic selects changes: its
-// parsed query (so reformatting a query does not force a rematch), its
-// source restriction, and the sources' tags and backlog windows
-// (described, from describeSources).
-func topicFingerprint(q *query.Query, allowed []string, described string) string {
+// topicFingerprint changes whenever what a topic itself selects changes:
+// its parsed query (so reformatting a query does not force a rematch) and
+// its source restriction. What the sources bring (their tags, their
+// backlog windows) is each source's own description (describeSource), so
+// that adding a source, which has no items yet, rematches nothing.
+func topicFingerprint(q *query.Query, allowed []string) string {
 	sorted := slices.Clone(allowed)
 	slices.Sort(sorted)
 	var b strings.Builder
 	b.WriteString(q.String())
 	b.WriteString("\x00")
 	b.WriteString(strings.Join(sorted, "\x00"))
-	b.WriteString("\x00")
-	b.WriteString(described)
 	sum := sha256.Sum256([]byte(b.String()))
 	return hex.EncodeToString(sum[:8])
 }
 
-// describeSources is what every topic's fingerprint says of the sources:
-// each one's name, tags and backlog window, sorted. It is built once per
-// matcher, not once per topic: with thousands of sources it was most of
-// the cost of loading a config.
-func describeSources(sources []Source) string {
-	described := make([]string, 0, len(sources))
-	for _, s := range sources {
-		described = append(described, s.Name+"|"+strings.Join(s.Tags, ",")+"|"+strconv.FormatInt(int64(s.Backlog), 10))
-	}
-	slices.Sort(described)
-	return strings.Join(described, "\x00")
+// describeSource is what of a source decides whether its items enter
+// topics: its tags (which tag: restrictions and source terms of queries
+// see) and its backlog window.
+func describeSource(s Source) string {
+	tags := slices.Clone(s.Tags)
+	slices.Sort(tags)
+	return strings.Join(tags, ",") + "|" + strconv.FormatInt(int64(s.Backlog), 10)
 }
 
 func (ct *compiledTopic) allows(source string, tags []string) bool {
@@ -173,6 +169,10 @@ func (m *TopicMatcher) Admit(it *Item, topics []string) []string {
 	}
 	return topics
 }
+
+// SourceMemberships describes every configured source for
+// Store.SyncTopics.
+func (m *TopicMatcher) SourceMemberships() []SourceMembership { return slices.Clone(m.sources) }
 
 // Memberships describes every topic for Store.SyncTopics.
 func (m *TopicMatcher) Memberships() []TopicMembership {

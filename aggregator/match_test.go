@@ -136,10 +136,11 @@ func TestTryTopic(t *testing.T) {
 	}
 }
 
-// A stored fingerprint that differs makes a topic rebuild its index from
-// every stored item, so the fingerprint of an unchanged topic must not
-// change from one release to the next. These values were computed by the
-// code before the sources' description was built once per matcher.
+// A stored fingerprint (or source description) that differs makes every
+// stored item be matched again, so an unchanged topic's must not change
+// from one release to the next. The fingerprints changed once, on purpose,
+// when the sources left them for descriptions of their own (so that
+// adding a source rematches nothing); these are the values since.
 func TestTopicFingerprintsStable(t *testing.T) {
 	sources := []aggregator.Source{
 		{Name: "cgtn", Tags: []string{"state-media", "china"}, Backlog: 36 * time.Hour},
@@ -154,10 +155,33 @@ func TestTopicFingerprintsStable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{"forum": "572c2bce54b6a195", "state": "ec7e9aa711cc1150"}
+	want := map[string]string{"forum": "706ebf9ced12d75f", "state": "c60e83029f102381"}
 	for _, tm := range m.Memberships() {
 		if tm.Fingerprint != want[tm.Name] {
 			t.Errorf("topic %q: fingerprint %s, want %s", tm.Name, tm.Fingerprint, want[tm.Name])
 		}
+	}
+	wantSources := []aggregator.SourceMembership{
+		{Name: "cgtn", Description: "china,state-media|129600000000000"},
+		{Name: "bbc", Description: "broadcaster|0"},
+		{Name: "blog", Description: "|0"},
+	}
+	if got := m.SourceMemberships(); !slices.Equal(got, wantSources) {
+		t.Errorf("source memberships = %q, want %q", got, wantSources)
+	}
+
+	// A new source has no items: the topics' fingerprints stay, and so
+	// do the other sources' descriptions.
+	m, err = aggregator.NewTopicMatcher(topics, append(slices.Clone(sources), aggregator.Source{Name: "new", Tags: []string{"state-media"}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tm := range m.Memberships() {
+		if tm.Fingerprint != want[tm.Name] {
+			t.Errorf("with a source added, topic %q: fingerprint %s, want %s", tm.Name, tm.Fingerprint, want[tm.Name])
+		}
+	}
+	if got := m.SourceMemberships()[:3]; !slices.Equal(got, wantSources) {
+		t.Errorf("with a source added, source memberships = %q, want %q", got, wantSources)
 	}
 }

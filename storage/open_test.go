@@ -36,7 +36,7 @@ func TestStartWritesNothing(t *testing.T) {
 	if _, err := db.SaveFeed(ctx, feed("src", mkItem("a", t0, "h", "hr"))); err != nil {
 		t.Fatal(err)
 	}
-	if names, err := db.SyncTopics(ctx, topics); err != nil || len(names) != 1 {
+	if names, err := db.SyncTopics(ctx, topics, nil); err != nil || len(names) != 1 {
 		t.Fatalf("first sync: %v, %v", names, err)
 	}
 	before := txID(t, db)
@@ -45,7 +45,7 @@ func TestStartWritesNothing(t *testing.T) {
 	}
 
 	db = openAt(t, path, Options{Now: func() time.Time { return t0 }})
-	if names, err := db.SyncTopics(ctx, topics); err != nil || len(names) != 0 {
+	if names, err := db.SyncTopics(ctx, topics, nil); err != nil || len(names) != 0 {
 		t.Fatalf("sync of topics in sync: %v, %v", names, err)
 	}
 	if after := txID(t, db); after != before {
@@ -54,7 +54,7 @@ func TestStartWritesNothing(t *testing.T) {
 
 	// A changed fingerprint still rebuilds, in a write.
 	topics[0].Fingerprint = "fp2"
-	if names, err := db.SyncTopics(ctx, topics); err != nil || len(names) != 1 {
+	if names, err := db.SyncTopics(ctx, topics, nil); err != nil || len(names) != 1 {
 		t.Fatalf("sync of a changed topic: %v, %v", names, err)
 	}
 	if after := txID(t, db); after != before+1 {

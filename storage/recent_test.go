@@ -543,7 +543,7 @@ func TestCachedHeadFollowsWrites(t *testing.T) {
 			name: "topics synced",
 			change: func(t *testing.T, db *DB) {
 				all := func(*aggregator.Item) bool { return true }
-				if _, err := db.SyncTopics(ctx, []aggregator.TopicMembership{{Name: "all", Fingerprint: "1", Match: all}}); err != nil {
+				if _, err := db.SyncTopics(ctx, []aggregator.TopicMembership{{Name: "all", Fingerprint: "1", Match: all}}, nil); err != nil {
 					t.Fatal(err)
 				}
 			},

@@ -26,18 +26,19 @@ const schemaVersion = 5
 
 // Top-level buckets. Item keys are source + "\x00" + item ID everywhere.
 var (
-	bucketMeta       = []byte("meta")         // "schema" → uint32
-	bucketItems      = []byte("items")        // item key → item record
-	bucketPublished  = []byte("published")    // day of Published + time key of FirstSeen + item key → time key of Published; retention index
-	bucketTopics     = []byte("topics")       // one nested bucket per topic: topicKey (day of the story's Published, its number, its ID) → time key of its Published
-	bucketTopicFP    = []byte("topic_fp")     // topic name → fingerprint
-	bucketStates     = []byte("states")       // source → state record
-	bucketCounts     = []byte("counts")       // source → uint64 item count
-	bucketTombstones = []byte("tombstones")   // item key → time key of deletion
-	bucketStories    = []byte("stories")      // story ID → story record
-	bucketStoryLink  = []byte("story_link")   // canonical link + NUL + item key → empty
-	bucketStoryAlias = []byte("story_alias")  // ID of a story absorbed into another → the surviving story's ID
-	bucketTopicCount = []byte("topic_counts") // topic name → uint64 count of its index's stories
+	bucketMeta       = []byte("meta")          // "schema" → uint32
+	bucketItems      = []byte("items")         // item key → item record
+	bucketPublished  = []byte("published")     // day of Published + time key of FirstSeen + item key → time key of Published; retention index
+	bucketTopics     = []byte("topics")        // one nested bucket per topic: topicKey (day of the story's Published, its number, its ID) → time key of its Published
+	bucketTopicFP    = []byte("topic_fp")      // topic name → fingerprint
+	bucketStates     = []byte("states")        // source → state record
+	bucketCounts     = []byte("counts")        // source → uint64 item count
+	bucketTombstones = []byte("tombstones")    // item key → time key of deletion
+	bucketStories    = []byte("stories")       // story ID → story record
+	bucketStoryLink  = []byte("story_link")    // canonical link + NUL + item key → empty
+	bucketStoryAlias = []byte("story_alias")   // ID of a story absorbed into another → the surviving story's ID
+	bucketTopicCount = []byte("topic_counts")  // topic name → uint64 count of its index's stories
+	bucketSourceDesc = []byte("topic_sources") // source name → its description (aggregator.SourceMembership) as the topics were last matched with
 
 	// Schema 2's title and band story indexes, which schema 3 keeps in
 	// memory (see recentIndex); the migration drops them.
@@ -51,6 +52,7 @@ var allBuckets = [][]byte{
 	bucketMeta, bucketItems, bucketPublished, bucketTopics,
 	bucketTopicFP, bucketStates, bucketCounts, bucketTombstones,
 	bucketStories, bucketStoryLink, bucketStoryAlias, bucketTopicCount,
+	bucketSourceDesc,
 }
 
 // ErrLocked is matched (errors.Is) by the error Open returns when another

@@ -412,10 +412,17 @@ func TestSyncTopics(t *testing.T) {
 	}
 	goT := aggregator.TopicMembership{Name: "go", Fingerprint: "q=go", Match: titled("go")}
 	rustT := aggregator.TopicMembership{Name: "rust", Fingerprint: "q=rust", Match: titled("rust")}
+	// goAll matches every item under go's fingerprint: as if a source's
+	// tags now let rust-1 in. Only a rematch shows it.
+	goAll := aggregator.TopicMembership{Name: "go", Fingerprint: "q=go", Match: func(*aggregator.Item) bool { return true }}
+	src := aggregator.SourceMembership{Name: "src", Description: "|0"}
+	other := aggregator.SourceMembership{Name: "other", Description: "|0"}
+	retagged := aggregator.SourceMembership{Name: "src", Description: "wire|0"}
 
 	steps := []struct {
 		name       string
 		topics     []aggregator.TopicMembership
+		sources    []aggregator.SourceMembership
 		want       []string
 		wantTopics map[string][]string // item ID → stored Topics
 		wantIndex  map[string]int
@@ -449,10 +456,50 @@ func TestSyncTopics(t *testing.T) {
 			wantTopics: map[string][]string{"go-1": {"go"}, "go-2": {"go"}, "rust-1": nil},
 			wantIndex:  map[string]int{"go": 2},
 		},
+		{
+			name:       "sources described for the first time rematch nothing",
+			topics:     []aggregator.TopicMembership{goAll},
+			sources:    []aggregator.SourceMembership{src},
+			want:       nil,
+			wantTopics: map[string][]string{"go-1": {"go"}, "go-2": {"go"}, "rust-1": nil},
+			wantIndex:  map[string]int{"go": 2},
+		},
+		{
+			name:       "an added source rematches nothing",
+			topics:     []aggregator.TopicMembership{goAll},
+			sources:    []aggregator.SourceMembership{src, other},
+			want:       nil,
+			wantTopics: map[string][]string{"go-1": {"go"}, "go-2": {"go"}, "rust-1": nil},
+			wantIndex:  map[string]int{"go": 2},
+		},
+		{
+			name:       "a removed source rematches nothing",
+			topics:     []aggregator.TopicMembership{goAll},
+			sources:    []aggregator.SourceMembership{other},
+			want:       nil,
+			wantTopics: map[string][]string{"go-1": {"go"}, "go-2": {"go"}, "rust-1": nil},
+			wantIndex:  map[string]int{"go": 2},
+		},
+		{
+			name:       "a known source described otherwise rematches every topic",
+			topics:     []aggregator.TopicMembership{goAll},
+			sources:    []aggregator.SourceMembership{other, retagged},
+			want:       []string{"go"},
+			wantTopics: map[string][]string{"go-1": {"go"}, "go-2": {"go"}, "rust-1": {"go"}},
+			wantIndex:  map[string]int{"go": 3},
+		},
+		{
+			name:       "and then it is in sync",
+			topics:     []aggregator.TopicMembership{goAll},
+			sources:    []aggregator.SourceMembership{other, retagged},
+			want:       nil,
+			wantTopics: map[string][]string{"go-1": {"go"}, "go-2": {"go"}, "rust-1": {"go"}},
+			wantIndex:  map[string]int{"go": 3},
+		},
 	}
 	for _, st := range steps {
 		t.Run(st.name, func(t *testing.T) {
-			got, err := db.SyncTopics(ctx, st.topics)
+			got, err := db.SyncTopics(ctx, st.topics, st.sources)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -473,11 +520,15 @@ func TestSyncTopics(t *testing.T) {
 		})
 	}
 
-	if got := storyIDs(topicStories(t, db, "go", 0)); !slices.Equal(got, []string{"go-2", "go-1"}) {
+	// rust-1 and go-1 share their time: the later stored comes first.
+	if got := storyIDs(topicStories(t, db, "go", 0)); !slices.Equal(got, []string{"go-2", "rust-1", "go-1"}) {
 		t.Errorf("rebuilt go index order = %v", got)
 	}
-	if _, err := db.SyncTopics(ctx, []aggregator.TopicMembership{goT, goT}); err == nil {
+	if _, err := db.SyncTopics(ctx, []aggregator.TopicMembership{goT, goT}, nil); err == nil {
 		t.Error("duplicate topic accepted")
+	}
+	if _, err := db.SyncTopics(ctx, []aggregator.TopicMembership{goT}, []aggregator.SourceMembership{{Description: "|0"}}); err == nil {
+		t.Error("source without a name accepted")
 	}
 }
 
@@ -571,7 +622,7 @@ func TestReopenKeepsEverything(t *testing.T) {
 	if _, err := db.SaveFeed(ctx, up); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.SyncTopics(ctx, []aggregator.TopicMembership{{Name: "go", Fingerprint: "1", Match: func(it *aggregator.Item) bool { return it.ID == "a" }}}); err != nil {
+	if _, err := db.SyncTopics(ctx, []aggregator.TopicMembership{{Name: "go", Fingerprint: "1", Match: func(it *aggregator.Item) bool { return it.ID == "a" }}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.Prune(ctx, t0.Add(-30*time.Minute)); err != nil { // tombstones "a"
@@ -602,7 +653,7 @@ func TestReopenKeepsEverything(t *testing.T) {
 		t.Errorf("after reopen states = %+v, %v; want %+v", gotStates, err, wantStates)
 	}
 	// Topic fingerprint kept: nothing to rebuild.
-	names, err := db.SyncTopics(ctx, []aggregator.TopicMembership{{Name: "go", Fingerprint: "1", Match: func(*aggregator.Item) bool { return true }}})
+	names, err := db.SyncTopics(ctx, []aggregator.TopicMembership{{Name: "go", Fingerprint: "1", Match: func(*aggregator.Item) bool { return true }}}, nil)
 	if err != nil || names != nil {
 		t.Errorf("SyncTopics after reopen = %v, %v; want nothing rebuilt", names, err)
 	}
@@ -732,7 +783,7 @@ func TestCanceledContext(t *testing.T) {
 		"SaveStates":     func() error { return db.SaveStates(ctx, []aggregator.SourceState{{Source: "s"}}) },
 		"SaveFeed":       func() error { _, err := db.SaveFeed(ctx, feed("s")); return err },
 		"Prune":          func() error { _, err := db.Prune(ctx, t0); return err },
-		"SyncTopics":     func() error { _, err := db.SyncTopics(ctx, nil); return err },
+		"SyncTopics":     func() error { _, err := db.SyncTopics(ctx, nil, nil); return err },
 		"TopicStories":   func() error { _, err := db.TopicStories(ctx, "t", 1); return err },
 		"Story":          func() error { _, err := db.Story(ctx, "s"); return err },
 		"TopicItemCount": func() error { _, err := db.TopicItemCount(ctx, "t"); return err },

@@ -492,7 +492,7 @@ func TestSyncTopicsStories(t *testing.T) {
 		}
 	}
 	topic := aggregator.TopicMembership{Name: "gt", Fingerprint: "1", Match: func(it *aggregator.Item) bool { return it.Source == "globaltimes" }}
-	if _, err := db.SyncTopics(ctx, []aggregator.TopicMembership{topic}); err != nil {
+	if _, err := db.SyncTopics(ctx, []aggregator.TopicMembership{topic}, nil); err != nil {
 		t.Fatal(err)
 	}
 	stories := topicStories(t, db, "gt", 0)
@@ -502,7 +502,7 @@ func TestSyncTopicsStories(t *testing.T) {
 	if !slices.Equal(stories[0].Topics, []string{"gt"}) {
 		t.Errorf("story topics %v", stories[0].Topics)
 	}
-	if _, err := db.SyncTopics(ctx, nil); err != nil {
+	if _, err := db.SyncTopics(ctx, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	if got := topicStories(t, db, "gt", 0); len(got) != 0 {
@@ -805,7 +805,7 @@ func TestTopicIndexCorruptStories(t *testing.T) {
 	}
 	number(0)
 	all := aggregator.TopicMembership{Name: "all", Fingerprint: "1", Match: func(*aggregator.Item) bool { return true }}
-	if _, err := db.SyncTopics(ctx, []aggregator.TopicMembership{all}); err == nil || !strings.Contains(err.Error(), "no sequence number") {
+	if _, err := db.SyncTopics(ctx, []aggregator.TopicMembership{all}, nil); err == nil || !strings.Contains(err.Error(), "no sequence number") {
 		t.Errorf("SyncTopics over an unnumbered story: %v, want an error", err)
 	}
 	// The store is damaged on purpose: put the number back for the

@@ -125,7 +125,7 @@ func topicBucket(tx *bolt.Tx, topic string) *bolt.Bucket {
 // is), and a topic no longer configured loses its index, fingerprint and
 // place in items' Topics lists. It returns the names rebuilt or dropped,
 // sorted.
-func (db *DB) SyncTopics(ctx context.Context, topics []aggregator.TopicMembership) ([]string, error) {
+func (db *DB) SyncTopics(ctx context.Context, topics []aggregator.TopicMembership, sources []aggregator.SourceMembership) ([]string, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("storage: sync topics: %w", err)
 	}
@@ -134,8 +134,8 @@ func (db *DB) SyncTopics(ctx context.Context, topics []aggregator.TopicMembershi
 	// grows with the store, and sync.
 	var pending bool
 	err := db.bolt.View(func(tx *bolt.Tx) error {
-		rebuild, drop, err := unsyncedTopics(tx, topics)
-		pending = len(rebuild) > 0 || len(drop) > 0
+		u, err := unsyncedTopics(tx, topics, sources)
+		pending = u.pending()
 		return err
 	})
 	if err != nil || !pending {
@@ -150,7 +150,7 @@ func (db *DB) SyncTopics(ctx context.Context, topics []aggregator.TopicMembershi
 		// transactions: the merge candidates' cached heads go.
 		db.recent.forgetHeads()
 		var err error
-		names, err = syncTopics(ctx, tx, topics)
+		names, err = syncTopics(ctx, tx, topics, sources)
 		return err
 	})
 	if err != nil {
@@ -162,52 +162,95 @@ func (db *DB) SyncTopics(ctx context.Context, topics []aggregator.TopicMembershi
 	return names, nil
 }
 
-// unsyncedTopics returns the configured topics whose fingerprint is new or
-// changed (to rebuild) and the stored topics no longer configured (to
-// drop). It only reads.
-func unsyncedTopics(tx *bolt.Tx, topics []aggregator.TopicMembership) (rebuild []aggregator.TopicMembership, drop map[string]struct{}, err error) {
+// unsynced is what SyncTopics has to do.
+type unsynced struct {
+	// rebuild are the configured topics to rematch: those whose
+	// fingerprint is new or changed, or all of them when a known source's
+	// description changed.
+	rebuild []aggregator.TopicMembership
+	// drop are the stored topics no longer configured.
+	drop map[string]struct{}
+	// describe are the configured sources whose description is to be
+	// stored: new ones and changed ones.
+	describe []aggregator.SourceMembership
+}
+
+func (u unsynced) pending() bool {
+	return len(u.rebuild) > 0 || len(u.drop) > 0 || len(u.describe) > 0
+}
+
+// unsyncedTopics finds what SyncTopics has to do. It only reads.
+//
+// A source's description is kept after the source leaves the config: its
+// items stay (until retention prunes them), in the topics they were in,
+// and if it comes back described otherwise they are rematched.
+func unsyncedTopics(tx *bolt.Tx, topics []aggregator.TopicMembership, sources []aggregator.SourceMembership) (u unsynced, err error) {
 	configured := make(map[string]bool, len(topics))
 	for _, t := range topics {
 		if t.Name == "" {
-			return nil, nil, errors.New("topic with empty name")
+			return unsynced{}, errors.New("topic with empty name")
 		}
 		if t.Match == nil {
-			return nil, nil, fmt.Errorf("topic %q: nil Match", t.Name)
+			return unsynced{}, fmt.Errorf("topic %q: nil Match", t.Name)
 		}
 		if configured[t.Name] {
-			return nil, nil, fmt.Errorf("topic %q configured twice", t.Name)
+			return unsynced{}, fmt.Errorf("topic %q configured twice", t.Name)
 		}
 		configured[t.Name] = true
 	}
 
+	sourceChanged := false
+	descs := tx.Bucket(bucketSourceDesc)
+	for _, s := range sources {
+		if s.Name == "" {
+			return unsynced{}, errors.New("source with empty name")
+		}
+		switch d := descs.Get([]byte(s.Name)); {
+		case d == nil:
+			u.describe = append(u.describe, s)
+		case string(d) != s.Description:
+			u.describe = append(u.describe, s)
+			sourceChanged = true
+		}
+	}
 	fps := tx.Bucket(bucketTopicFP)
 	for _, t := range topics {
-		if fp := fps.Get([]byte(t.Name)); fp == nil || string(fp) != t.Fingerprint {
-			rebuild = append(rebuild, t)
+		if fp := fps.Get([]byte(t.Name)); sourceChanged || fp == nil || string(fp) != t.Fingerprint {
+			u.rebuild = append(u.rebuild, t)
 		}
 	}
 	// A topic is known by its fingerprint or by an index bucket (SaveFeed
 	// creates one for any topic an item names).
-	drop = map[string]struct{}{}
+	u.drop = map[string]struct{}{}
 	collect := func(k, _ []byte) error {
 		if !configured[string(k)] {
-			drop[string(k)] = struct{}{}
+			u.drop[string(k)] = struct{}{}
 		}
 		return nil
 	}
 	if err := fps.ForEach(collect); err != nil {
-		return nil, nil, err
+		return unsynced{}, err
 	}
 	if err := tx.Bucket(bucketTopics).ForEachBucket(func(k []byte) error { return collect(k, nil) }); err != nil {
-		return nil, nil, err
+		return unsynced{}, err
 	}
-	return rebuild, drop, nil
+	return u, nil
 }
 
-func syncTopics(ctx context.Context, tx *bolt.Tx, topics []aggregator.TopicMembership) ([]string, error) {
-	rebuild, drop, err := unsyncedTopics(tx, topics)
-	if err != nil || len(rebuild) == 0 && len(drop) == 0 {
+func syncTopics(ctx context.Context, tx *bolt.Tx, topics []aggregator.TopicMembership, sources []aggregator.SourceMembership) ([]string, error) {
+	u, err := unsyncedTopics(tx, topics, sources)
+	if err != nil {
 		return nil, err
+	}
+	descs := tx.Bucket(bucketSourceDesc)
+	for _, s := range u.describe {
+		if err := descs.Put([]byte(s.Name), []byte(s.Description)); err != nil {
+			return nil, err
+		}
+	}
+	rebuild, drop := u.rebuild, u.drop
+	if len(rebuild) == 0 && len(drop) == 0 {
+		return nil, nil
 	}
 	fps := tx.Bucket(bucketTopicFP)
 	topicsB := tx.Bucket(bucketTopics)

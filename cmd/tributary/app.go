@@ -85,6 +85,7 @@ type pipeline struct {
 	poller      *aggregator.Poller
 	schedules   aggregator.Schedules
 	memberships []aggregator.TopicMembership
+	sources     []aggregator.SourceMembership
 }
 
 // newPipeline builds the pipeline of cfg; cpu is the gate the store was
@@ -117,7 +118,7 @@ func newPipeline(cfg *configs.Config, db *storage.DB, cpu *cpugate.Gate, logger 
 		CPU:         cpu,
 		Logger:      logger,
 	})
-	return &pipeline{poller: poller, schedules: schedules, memberships: matcher.Memberships()}, nil
+	return &pipeline{poller: poller, schedules: schedules, memberships: matcher.Memberships(), sources: matcher.SourceMemberships()}, nil
 }
 
 // OpenApp opens the store and builds the pipeline for cfg. Close releases
@@ -135,7 +136,7 @@ func OpenApp(ctx context.Context, cfg *configs.Config, logger *slog.Logger) (*Ap
 		db.Close()
 		return nil, err
 	}
-	rebuilt, err := db.SyncTopics(ctx, pipe.memberships)
+	rebuilt, err := db.SyncTopics(ctx, pipe.memberships, pipe.sources)
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -211,7 +212,7 @@ func (a *App) Reload(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	rebuilt, err := a.Store.SyncTopics(ctx, pipe.memberships)
+	rebuilt, err := a.Store.SyncTopics(ctx, pipe.memberships, pipe.sources)
 	if err != nil {
 		return fmt.Errorf("rematch topics: %w", err)
 	}

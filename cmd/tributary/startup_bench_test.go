@@ -363,7 +363,7 @@ func syncStartupTopics(b *testing.B, cfg *configs.Config, path string) []string 
 	if err != nil {
 		b.Fatal(err)
 	}
-	rebuilt, err := db.SyncTopics(context.Background(), pipe.memberships)
+	rebuilt, err := db.SyncTopics(context.Background(), pipe.memberships, pipe.sources)
 	if err != nil {
 		b.Fatal(err)
 	}
