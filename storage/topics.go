@@ -200,12 +200,16 @@ func unsyncedTopics(tx *bolt.Tx, topics []aggregator.TopicMembership, sources []
 	}
 
 	sourceChanged := false
-	descs := tx.Bucket(bucketSourceDesc)
+	descs := tx.Bucket(bucketSourceDesc) // nil in a store opened read-only before it had one
 	for _, s := range sources {
 		if s.Name == "" {
 			return unsynced{}, errors.New("source with empty name")
 		}
-		switch d := descs.Get([]byte(s.Name)); {
+		var d []byte
+		if descs != nil {
+			d = descs.Get([]byte(s.Name))
+		}
+		switch {
 		case d == nil:
 			u.describe = append(u.describe, s)
 		case string(d) != s.Description:
