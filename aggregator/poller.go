@@ -220,8 +220,8 @@ func (p *Poller) PollScheduled(ctx context.Context, src Source, firedAt time.Tim
 // (a goroutine per source spent a tenth of a warm poll's CPU growing
 // fresh stacks).
 //
-// A source that answers 304 and changes nothing but when it was polled
-// and is next due has its state saved with the others of the round, in
+// A source that answers 304 (or sends the same body again) and changes
+// nothing but when it was polled and is next due has its state saved with the others of the round, in
 // one commit at the end (or every stateBatch sources): a warm poll of
 // 2,000 sources, whose 304s each waited for one of about 90 commits,
 // went from 0.36 to 0.31 s and used a sixth less CPU (medians of 16
@@ -549,8 +549,6 @@ func (p *Poller) backoff(src Source, now time.Time, n int) time.Time {
 	return now.Add(delay)
 }
 
-// fail records a failed poll in the source's state and stores it; the
-// items the source has are kept. It returns the state stored.
 // pollTimesOnly reports whether after differs from before only in when
 // the source was polled, with what status, and when it is next due.
 func pollTimesOnly(before, after SourceState) bool {
@@ -558,6 +556,8 @@ func pollTimesOnly(before, after SourceState) bool {
 	return before == after
 }
 
+// fail records a failed poll in the source's state and stores it; the
+// items the source has are kept. It returns the state stored.
 func (p *Poller) fail(ctx context.Context, src Source, state SourceState, status int, cause error, now time.Time) SourceState {
 	state.LastPolled = now
 	state.LastStatus = status

@@ -119,12 +119,14 @@ func topicBucket(tx *bolt.Tx, topic string) *bolt.Bucket {
 	return tx.Bucket(bucketTopics).Bucket([]byte(topic))
 }
 
-// SyncTopics makes stored memberships match topics in one write
-// transaction: a topic whose fingerprint is new or changed gets its index
-// rebuilt from every stored item (a story is in a topic when any member
-// is), and a topic no longer configured loses its index, fingerprint and
-// place in items' Topics lists. It returns the names rebuilt or dropped,
-// sorted.
+// SyncTopics makes stored memberships match topics and sources in one
+// write transaction: a topic whose fingerprint is new or changed gets its
+// index rebuilt from every stored item (a story is in a topic when any
+// member is), every topic does when a source already described is now
+// described otherwise, and a topic no longer configured loses its index,
+// fingerprint and place in items' Topics lists. A source never described
+// before only has its description stored. It returns the names rebuilt
+// or dropped, sorted.
 func (db *DB) SyncTopics(ctx context.Context, topics []aggregator.TopicMembership, sources []aggregator.SourceMembership) ([]string, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("storage: sync topics: %w", err)
