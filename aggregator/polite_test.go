@@ -309,6 +309,50 @@ func TestPublisherHintsSlowPolling(t *testing.T) {
 	}
 }
 
+// TestNotModifiedKeepsTheFeedsHint: a 304 says nothing of the feed's own
+// ttl, which still holds for the same feed, so a shorter Cache-Control
+// max-age on the 304 does not shorten the interval the ttl asked for; a
+// longer one lengthens it.
+func TestNotModifiedKeepsTheFeedsHint(t *testing.T) {
+	body := strings.Replace(rssFeed(rssItem("a", "Alpha", "")), "<description>d</description>",
+		"<description>d</description><ttl>120</ttl>", 1)
+	tests := []struct {
+		name   string
+		maxAge string
+		want   time.Duration // until the next poll after the 304
+	}{
+		{"shorter max-age", "300", 2 * time.Hour},
+		{"longer max-age", "10800", 3 * time.Hour},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := newScriptedServer(t)
+			srv.handle("/feed", func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Cache-Control", "max-age="+tt.maxAge)
+				w.Header().Set("ETag", `"v1"`)
+				if r.Header.Get("If-None-Match") == `"v1"` {
+					w.WriteHeader(http.StatusNotModified)
+					return
+				}
+				io.WriteString(w, body)
+			})
+			src := aggregator.Source{Name: "s", URL: srv.URL + "/feed"}
+			now, p, db := newPoliteFixture(t, []aggregator.Source{src}, nil)
+			if res := p.PollScheduled(t.Context(), src, *now); res.Err != nil || res.NotModified {
+				t.Fatalf("first poll: %+v", res)
+			}
+			*now = now.Add(3 * time.Hour)
+			if res := p.PollScheduled(t.Context(), src, *now); res.Err != nil || !res.NotModified {
+				t.Fatalf("second poll: %+v", res)
+			}
+			st, _ := db.SourceState(t.Context(), "s")
+			if got := st.NextPoll.Sub(*now); got != tt.want {
+				t.Errorf("next poll after the 304 in %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
 func TestBacklogKeepsOldItemsOutOfTopics(t *testing.T) {
 	day := 24 * time.Hour
 	feed := rssFeed(

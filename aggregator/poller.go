@@ -405,13 +405,18 @@ func (p *Poller) poll(ctx context.Context, src Source, now, firedAt time.Time, i
 			"source", src.Name, "from", url, "to", fetched.PermanentRedirect)
 		state.PermanentRedirect = fetched.PermanentRedirect
 	}
-	if fetched.MaxAge > 0 {
-		state.MinInterval = min(fetched.MaxAge, maxHint)
-	}
 
 	bodyHash := hashBody(fetched.Body)
 	if fetched.NotModified || (state.BodyHash != "" && bodyHash == state.BodyHash) {
 		res.NotModified = true
+		// The stored interval is the larger of the last body's own hint
+		// (ttl, sy:updatePeriod) and the last max-age. The body is the
+		// same, so its hint still holds: this answer's max-age may
+		// lengthen the interval, not shorten it, until a new body is
+		// parsed and the interval is worked out afresh.
+		if fetched.MaxAge > 0 {
+			state.MinInterval = max(state.MinInterval, min(fetched.MaxAge, maxHint))
+		}
 		state.NextPoll = p.nextPoll(src, base, state.MinInterval)
 		res.State = state
 		// Only the state is saved: it needs no save slot, which bounds
