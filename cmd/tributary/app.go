@@ -85,7 +85,9 @@ type pipeline struct {
 	poller      *aggregator.Poller
 	schedules   aggregator.Schedules
 	memberships []aggregator.TopicMembership
-	sources     []aggregator.SourceMembership
+	// sourceMemberships describe the sources to SyncTopics (what of
+	// each decides its items' topics), not the sources polled.
+	sourceMemberships []aggregator.SourceMembership
 }
 
 // newPipeline builds the pipeline of cfg; cpu is the gate the store was
@@ -118,7 +120,7 @@ func newPipeline(cfg *configs.Config, db *storage.DB, cpu *cpugate.Gate, logger 
 		CPU:         cpu,
 		Logger:      logger,
 	})
-	return &pipeline{poller: poller, schedules: schedules, memberships: matcher.Memberships(), sources: matcher.SourceMemberships()}, nil
+	return &pipeline{poller: poller, schedules: schedules, memberships: matcher.Memberships(), sourceMemberships: matcher.SourceMemberships()}, nil
 }
 
 // OpenApp opens the store and builds the pipeline for cfg. Close releases
@@ -136,7 +138,7 @@ func OpenApp(ctx context.Context, cfg *configs.Config, logger *slog.Logger) (*Ap
 		db.Close()
 		return nil, err
 	}
-	rebuilt, err := db.SyncTopics(ctx, pipe.memberships, pipe.sources)
+	rebuilt, err := db.SyncTopics(ctx, pipe.memberships, pipe.sourceMemberships)
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -212,7 +214,7 @@ func (a *App) Reload(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	rebuilt, err := a.Store.SyncTopics(ctx, pipe.memberships, pipe.sources)
+	rebuilt, err := a.Store.SyncTopics(ctx, pipe.memberships, pipe.sourceMemberships)
 	if err != nil {
 		return fmt.Errorf("rematch topics: %w", err)
 	}

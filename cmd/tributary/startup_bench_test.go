@@ -363,7 +363,7 @@ func syncStartupTopics(b *testing.B, cfg *configs.Config, path string) []string 
 	if err != nil {
 		b.Fatal(err)
 	}
-	rebuilt, err := db.SyncTopics(context.Background(), pipe.memberships, pipe.sources)
+	rebuilt, err := db.SyncTopics(context.Background(), pipe.memberships, pipe.sourceMemberships)
 	if err != nil {
 		b.Fatal(err)
 	}
