@@ -227,7 +227,7 @@ func (panicStore) TopicStories(context.Context, string, int) ([]aggregator.Story
 // (here, a range) it ends the connection, as net/http does. Both are
 // logged as errors with the panic's value, and the server goes on serving.
 func TestServerSurvivesPanic(t *testing.T) {
-	var logs bytes.Buffer
+	var logs lockedLog
 	logger := slog.New(slog.NewTextHandler(&logs, nil))
 	h := NewHandler(panicStore{fixtureStore()}, testConfig(testBaseURL), logger)
 	base := startServer(t, h, ServerOptions{}, logger)
