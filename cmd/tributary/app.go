@@ -77,6 +77,8 @@ type App struct {
 
 	closeOnce sync.Once
 	closeErr  error
+	// release gives memory back once polling calms down (see idle.go).
+	release *memoryRelease
 }
 
 // pipeline is what one config builds for polling: the poller with its
@@ -155,7 +157,9 @@ func OpenApp(ctx context.Context, cfg *configs.Config, logger *slog.Logger) (*Ap
 	}
 	handler := publish.NewHandler(db, publishConfig(cfg), logger)
 	handler.SetMetrics(m)
-	return &App{Logger: logger, Store: db, Handler: handler, Metrics: m, config: cfg, pipe: pipe, cpu: cpu}, nil
+	a := &App{Logger: logger, Store: db, Handler: handler, Metrics: m, config: cfg, pipe: pipe, cpu: cpu}
+	a.release = newMemoryRelease(releaseQuiet, releaseMaxDelay, a.releaseMemory)
+	return a, nil
 }
 
 // fileSize reads a file's size for the store-size gauge (NaN when absent).
@@ -239,7 +243,10 @@ func publishConfig(cfg *configs.Config) publish.Config {
 
 // Close releases the store; calling it again does nothing.
 func (a *App) Close() error {
-	a.closeOnce.Do(func() { a.closeErr = a.Store.Close() })
+	a.closeOnce.Do(func() {
+		a.release.stop()
+		a.closeErr = a.Store.Close()
+	})
 	return a.closeErr
 }
 
@@ -290,6 +297,7 @@ func (a *App) startScheduler(pollCtx context.Context) (stop func() error) {
 		PruneEvery:  time.Hour,
 		PollContext: pollCtx,
 		OnPolled: func(res aggregator.PollResult) {
+			a.release.poke()
 			a.Metrics.ObservePoll(res)
 			a.Handler.Invalidate(res.ChangedTopics...)
 			if a.polls != nil {
@@ -297,6 +305,7 @@ func (a *App) startScheduler(pollCtx context.Context) (stop func() error) {
 			}
 		},
 		OnPruned: func(res aggregator.PruneResult) {
+			a.release.poke()
 			a.Metrics.ObservePrune(res)
 			a.Handler.Invalidate(res.ChangedTopics...)
 		},

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestMemoryReleaseAfterQuiet: pokes in quick succession lead to one
+// release, a quiet spell after the last of them.
+func TestMemoryReleaseAfterQuiet(t *testing.T) {
+	var runs atomic.Int32
+	done := make(chan time.Time, 10)
+	r := newMemoryRelease(100*time.Millisecond, time.Hour, func() {
+		runs.Add(1)
+		done <- time.Now()
+	})
+	defer r.stop()
+	var last time.Time
+	for range 5 {
+		last = time.Now()
+		r.poke()
+		time.Sleep(20 * time.Millisecond)
+	}
+	select {
+	case at := <-done:
+		if at.Sub(last) < 100*time.Millisecond {
+			t.Errorf("released %v after the last poke, before the quiet spell of 100ms", at.Sub(last))
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no release 5 s after the last poke")
+	}
+	time.Sleep(300 * time.Millisecond)
+	if n := runs.Load(); n != 1 {
+		t.Errorf("%d releases for one burst of pokes, want 1", n)
+	}
+}
+
+// TestMemoryReleaseUnderSteadyPolls: pokes that never pause for the quiet
+// spell still lead to a release, maxDelay after the first.
+func TestMemoryReleaseUnderSteadyPolls(t *testing.T) {
+	var runs atomic.Int32
+	r := newMemoryRelease(time.Hour, 150*time.Millisecond, func() { runs.Add(1) })
+	defer r.stop()
+	for start := time.Now(); time.Since(start) < time.Second; {
+		r.poke()
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runs.Load(); n < 2 {
+		t.Errorf("%d releases in 1 s of pokes with a max delay of 150ms, want at least 2", n)
+	}
+}
+
+// TestMemoryReleaseStop: after stop, a pending release never runs, and
+// stop waits for one already running.
+func TestMemoryReleaseStop(t *testing.T) {
+	var runs atomic.Int32
+	r := newMemoryRelease(50*time.Millisecond, time.Hour, func() { runs.Add(1) })
+	r.poke()
+	r.stop()
+	r.poke()
+	time.Sleep(200 * time.Millisecond)
+	if n := runs.Load(); n != 0 {
+		t.Errorf("%d releases after stop, want none", n)
+	}
+
+	started, finish := make(chan struct{}), make(chan struct{})
+	var finished atomic.Bool
+	r = newMemoryRelease(time.Millisecond, time.Hour, func() {
+		close(started)
+		<-finish
+		finished.Store(true)
+	})
+	r.poke()
+	<-started
+	stopped := make(chan struct{})
+	go func() {
+		r.stop()
+		close(stopped)
+	}()
+	select {
+	case <-stopped:
+		t.Fatal("stop returned while the release was running")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(finish)
+	<-stopped
+	if !finished.Load() {
+		t.Error("stop returned before the release finished")
+	}
+}
