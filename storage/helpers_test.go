@@ -88,7 +88,7 @@ func checkRecent(tx *bolt.Tx, recent *recentIndex) error {
 			return err
 		}
 		if timeKeyNum(it.Published) >= horizon {
-			for _, e := range recentEntryKeys(k, &it) {
+			for _, e := range recent.recentEntryKeys(k, &it) {
 				want[e] = true
 			}
 		}
@@ -396,10 +396,10 @@ func topicStories(t testing.TB, db *DB, topic string, limit int) []aggregator.St
 }
 
 // recentEntries lists the index's entries as strings, for tests to
-// compare with what the stored items imply: "t" + title key + NUL or "b"
-// + 8-byte band, then the time key and the item key.
+// compare with what the stored items imply: "t" + the title key's 8-byte
+// hash or "b" + 8-byte band, then the time key and the item key.
 // all calls fn with every key and entry.
-func (m *recentLists[K]) all(fn func(k K, e recentEntry)) {
+func (m *recentLists) all(fn func(k uint64, e recentEntry)) {
 	for k, e := range m.one {
 		fn(k, e)
 	}
@@ -410,7 +410,7 @@ func (m *recentLists[K]) all(fn func(k K, e recentEntry)) {
 
 // check reports a key with both a lone entry and a list, or a list of
 // fewer than two entries.
-func (m *recentLists[K]) check() error {
+func (m *recentLists) check() error {
 	for k, list := range m.many {
 		if _, ok := m.one[k]; ok {
 			return fmt.Errorf("key %v has an entry and a list", k)
@@ -439,12 +439,13 @@ func (ix *recentIndex) recentEntries() (entries map[string]bool, horizon uint64,
 		binary.BigEndian.PutUint64(tk[:], it.published)
 		entries[prefix+string(tk[:])+it.key] = true
 	}
-	ix.titles.all(func(title string, e recentEntry) { entry("t"+title+"\x00", e) })
-	ix.bands.all(func(band uint64, e recentEntry) {
+	list := func(prefix string, k uint64, e recentEntry) {
 		var b [8]byte
-		binary.BigEndian.PutUint64(b[:], band)
-		entry("b"+string(b[:]), e)
-	})
+		binary.BigEndian.PutUint64(b[:], k)
+		entry(prefix+string(b[:]), e)
+	}
+	ix.titles.all(func(h uint64, e recentEntry) { list("t", h, e) })
+	ix.bands.all(func(band uint64, e recentEntry) { list("b", band, e) })
 	if err := ix.titles.check(); err != nil {
 		return nil, 0, false, fmt.Errorf("title keys: %w", err)
 	}
@@ -468,18 +469,21 @@ func (ix *recentIndex) recentEntries() (entries map[string]bool, horizon uint64,
 	return entries, ix.horizon, ix.loaded, err
 }
 
-// recentEntryKeys are the entries recentEntries would list for it stored
-// under key.
-func recentEntryKeys(key []byte, it *aggregator.Item) []string {
+// recentEntryKeys are the entries ix.recentEntries would list for it
+// stored under key.
+func (ix *recentIndex) recentEntryKeys(key []byte, it *aggregator.Item) []string {
 	tk := timeKey(it.Published)
 	var out []string
+	entry := func(prefix string, k uint64) {
+		var b [8]byte
+		binary.BigEndian.PutUint64(b[:], k)
+		out = append(out, prefix+string(b[:])+string(tk[:])+string(key))
+	}
 	if t := it.Keys.Title; indexable(t) {
-		out = append(out, "t"+t+"\x00"+string(tk[:])+string(key))
+		entry("t", ix.titleHash(t))
 	}
 	for _, band := range it.Keys.Bands {
-		var b [8]byte
-		binary.BigEndian.PutUint64(b[:], band)
-		out = append(out, "b"+string(b[:])+string(tk[:])+string(key))
+		entry("b", band)
 	}
 	return out
 }

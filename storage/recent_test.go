@@ -27,7 +27,7 @@ func recentState(t *testing.T, db *DB) (items int, horizon time.Time, loaded boo
 	db.recent.mu.Lock()
 	defer db.recent.mu.Unlock()
 	distinct := map[uint32]bool{}
-	db.recent.titles.all(func(_ string, e recentEntry) { distinct[e.slot] = true })
+	db.recent.titles.all(func(_ uint64, e recentEntry) { distinct[e.slot] = true })
 	db.recent.bands.all(func(_ uint64, e recentEntry) { distinct[e.slot] = true })
 	var k [timeKeyLen]byte
 	binary.BigEndian.PutUint64(k[:], db.recent.horizon)
@@ -686,7 +686,7 @@ func TestRecentByBands(t *testing.T) {
 				var bands []uint64
 				for _, b := range r.Perm(tc.pool)[:16] {
 					bands = append(bands, uint64(b))
-					ix.insert("", uint64(b), slot)
+					ix.insert(false, uint64(b), slot)
 				}
 				all = append(all, entry{it, bands})
 			}

@@ -205,45 +205,30 @@ func (l *recentList) each(items recentItems, lo, hi uint64, limit int, fn func(s
 	}
 }
 
-// recentLists holds the lists under one kind of key: title keys, or
-// bands. Most keys name one item — a band is shared by copies of a story,
-// and by little else — so a key of one item holds its entry alone, in
-// one, and only a key of more has a list, in many. A list costs its map
-// slot (24 bytes of value) and two allocations, about 70 bytes a key;
+// recentLists holds the lists under one kind of key: title key hashes,
+// or bands. Most keys name one item — a band is shared by copies of a
+// story, and by little else — so a key of one item holds its entry alone,
+// in one, and only a key of more has a list, in many. A list costs its
+// map slot (24 bytes of value) and two allocations, about 70 bytes a key;
 // a lone band entry about 18. In the growth benchmark's steady state
 // (30,000 indexed items of distinct text) that is 500,000 keys.
-type recentLists[K comparable] struct {
-	one  map[K]recentEntry
-	many map[K]recentList // never empty; a list that falls to one entry moves to one
-	// own, if set, copies a key before a map keeps it. A title key
-	// decoded from a record is part of the record's string, which it
-	// would keep alive: 850 bytes an item in the growth benchmark's
-	// index, more than the index itself. Every assignment needs the
-	// copy, an update of a key the map has too: Go may replace a map's
-	// string key with the one assigned under.
-	own func(K) K
+type recentLists struct {
+	one  map[uint64]recentEntry
+	many map[uint64]recentList // never empty; a list that falls to one entry moves to one
 }
 
-func newRecentLists[K comparable](own func(K) K) recentLists[K] {
-	return recentLists[K]{one: map[K]recentEntry{}, many: map[K]recentList{}, own: own}
-}
-
-// key returns k as a map may keep it.
-func (m *recentLists[K]) key(k K) K {
-	if m.own != nil {
-		return m.own(k)
-	}
-	return k
+func newRecentLists() recentLists {
+	return recentLists{one: map[uint64]recentEntry{}, many: map[uint64]recentList{}}
 }
 
 // insert adds an entry under k for the item in slot unless there is one
 // for its time and key, reporting whether it added it.
-func (m *recentLists[K]) insert(k K, items recentItems, slot uint32) bool {
+func (m *recentLists) insert(k uint64, items recentItems, slot uint32) bool {
 	if list, ok := m.many[k]; ok {
 		if !list.insert(items, slot) {
 			return false
 		}
-		m.many[m.key(k)] = list
+		m.many[k] = list
 		return true
 	}
 	if e, ok := m.one[k]; ok {
@@ -254,16 +239,16 @@ func (m *recentLists[K]) insert(k K, items recentItems, slot uint32) bool {
 		list.insert(items, e.slot)
 		list.insert(items, slot)
 		delete(m.one, k)
-		m.many[m.key(k)] = list
+		m.many[k] = list
 		return true
 	}
-	m.one[m.key(k)] = recentEntry{coarseTime(items[slot].published), slot}
+	m.one[k] = recentEntry{coarseTime(items[slot].published), slot}
 	return true
 }
 
 // remove drops the entry under k of the item published at pub under key,
 // returning its slot, if there is one.
-func (m *recentLists[K]) remove(k K, items recentItems, pub uint64, key string) (uint32, bool) {
+func (m *recentLists) remove(k uint64, items recentItems, pub uint64, key string) (uint32, bool) {
 	if e, ok := m.one[k]; ok {
 		if items.compare(e, pub, key) != 0 {
 			return 0, false
@@ -282,21 +267,21 @@ func (m *recentLists[K]) remove(k K, items recentItems, pub uint64, key string) 
 
 // put stores list under k: its entry alone if it holds one, nothing if
 // it holds none.
-func (m *recentLists[K]) put(k K, list recentList) {
+func (m *recentLists) put(k uint64, list recentList) {
 	switch {
 	case list.empty():
 		delete(m.many, k)
 	case len(list.chunks) == 1 && len(list.chunks[0]) == 1:
 		delete(m.many, k)
-		m.one[m.key(k)] = list.chunks[0][0]
+		m.one[k] = list.chunks[0][0]
 	default:
-		m.many[m.key(k)] = list
+		m.many[k] = list
 	}
 }
 
 // trimKey drops the entries under k published before horizon, counting
 // each off its item's refs.
-func (m *recentLists[K]) trimKey(k K, items recentItems, horizon uint64) {
+func (m *recentLists) trimKey(k uint64, items recentItems, horizon uint64) {
 	if e, ok := m.one[k]; ok {
 		m.trimLone(k, e, items, horizon)
 	} else if list, ok := m.many[k]; ok {
@@ -306,7 +291,7 @@ func (m *recentLists[K]) trimKey(k K, items recentItems, horizon uint64) {
 
 // trim drops the entries published before horizon under every key,
 // counting each off its item's refs.
-func (m *recentLists[K]) trim(items recentItems, horizon uint64) {
+func (m *recentLists) trim(items recentItems, horizon uint64) {
 	for k, e := range m.one {
 		m.trimLone(k, e, items, horizon)
 	}
@@ -317,7 +302,7 @@ func (m *recentLists[K]) trim(items recentItems, horizon uint64) {
 
 // trimLone drops e, the lone entry under k, if it was published before
 // horizon.
-func (m *recentLists[K]) trimLone(k K, e recentEntry, items recentItems, horizon uint64) {
+func (m *recentLists) trimLone(k uint64, e recentEntry, items recentItems, horizon uint64) {
 	if items.compareTime(e, horizon) < 0 {
 		items[e.slot].refs--
 		delete(m.one, k)
@@ -325,7 +310,7 @@ func (m *recentLists[K]) trimLone(k K, e recentEntry, items recentItems, horizon
 }
 
 // trimList trims list, the list under k, and stores what is left.
-func (m *recentLists[K]) trimList(k K, list recentList, items recentItems, horizon uint64) {
+func (m *recentLists) trimList(k uint64, list recentList, items recentItems, horizon uint64) {
 	list.trim(items, horizon)
 	m.put(k, list)
 }
@@ -333,7 +318,7 @@ func (m *recentLists[K]) trimList(k K, list recentList, items recentItems, horiz
 // each calls fn with the slots of the entries under k published within
 // [lo, hi] (time keys as numbers), latest first, at most limit of them
 // (all if limit is 0).
-func (m *recentLists[K]) each(k K, items recentItems, lo, hi uint64, limit int, fn func(slot uint32)) {
+func (m *recentLists) each(k uint64, items recentItems, lo, hi uint64, limit int, fn func(slot uint32)) {
 	if e, ok := m.one[k]; ok {
 		if items.compareTime(e, lo) >= 0 && items.compareTime(e, hi) <= 0 {
 			fn(e.slot)

@@ -6,9 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
-	"strings"
 	"testing"
-	"unsafe"
 )
 
 // compareRecent is the order a recentList keeps: by time, then key.
@@ -172,7 +170,7 @@ func TestRecentLists(t *testing.T) {
 	for seed := range uint64(4) {
 		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
 			r := rand.New(rand.NewPCG(seed, 1))
-			m := newRecentLists[uint64](nil)
+			m := newRecentLists()
 			var items recentItems
 			ref := map[uint64][]uint32{} // key → slots in order
 			byItem := func(a, b uint32) int { return compareRecent(items[a], items[b]) }
@@ -274,39 +272,4 @@ func TestRecentLists(t *testing.T) {
 			}
 		})
 	}
-}
-
-// TestRecentTitleKeyOwned: a title key that is part of a larger string, as
-// a decoded record's are, is copied before a map keeps it, whether as a
-// lone entry, a new list, a list that grows or shrinks, or a list back to
-// one entry.
-func TestRecentTitleKeyOwned(t *testing.T) {
-	record := strings.Repeat("x", 4096) + "parliament budget"
-	key := record[4096:]
-	m := newRecentLists(strings.Clone)
-	items := recentItems{{key: "a", published: 1}, {key: "b", published: 2}, {key: "c", published: 3}}
-	shares := func(step string) {
-		t.Helper()
-		m.all(func(k string, _ recentEntry) {
-			if unsafe.StringData(k) == unsafe.StringData(key) {
-				t.Errorf("%s: the map keeps the record's string", step)
-			}
-		})
-	}
-	m.insert(key, items, 0)
-	shares("a lone entry")
-	m.insert(key, items, 1)
-	shares("a new list")
-	// A map given a value under a key it has may take that key's string
-	// too (Go updates string keys).
-	m.insert(key, items, 2)
-	shares("a longer list")
-	if _, ok := m.remove(key, items, 3, "c"); !ok {
-		t.Fatal("remove found no entry")
-	}
-	shares("a shorter list")
-	if _, ok := m.remove(key, items, 2, "b"); !ok {
-		t.Fatal("remove found no entry")
-	}
-	shares("a list back to one entry")
 }
