@@ -1,6 +1,10 @@
 package main
 
 import (
+	"context"
+	"log/slog"
+	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -87,5 +91,51 @@ func TestMemoryReleaseStop(t *testing.T) {
 	<-stopped
 	if !finished.Load() {
 		t.Error("stop returned before the release finished")
+	}
+}
+
+// TestDaemonReleasesMemoryAfterPolls: the daemon's scheduled polls lead to
+// a release once they pause (storage.TestReleaseMapped shows what it
+// releases), and none comes after Close.
+func TestDaemonReleasesMemoryAfterPolls(t *testing.T) {
+	_, srv := startFeedFarm(t)
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "tributary.yaml")
+	// Retention off: no prune pokes, only the polls.
+	replaceFile(t, cfgPath, "listen: \"127.0.0.1:0\"\ndata_dir: \"data\"\nschedule: \"@every 1h\"\nretention: {max_age: 0}\nsources:\n"+
+		"  - name: wire\n    url: \""+srv.URL+"/wire.rss\"\n  - name: un\n    url: \""+srv.URL+"/un.atom\"\n")
+	cfg, err := loadConfig(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs lockedBuffer
+	app, err := OpenApp(t.Context(), cfg, slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var released atomic.Int32
+	app.release = newMemoryRelease(50*time.Millisecond, time.Hour, func() {
+		app.releaseMemory()
+		released.Add(1)
+	})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- app.Serve(ctx) }()
+	eventually(t, "a release after the first polls", func() bool { return released.Load() > 0 })
+	if !strings.Contains(logs.String(), `msg=polled source=wire`) || !strings.Contains(logs.String(), `msg="memory released"`) {
+		t.Errorf("the log does not show the polls and the release:\n%s", logs.String())
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := app.Close(); err != nil {
+		t.Fatal(err)
+	}
+	n := released.Load()
+	app.release.poke()
+	time.Sleep(200 * time.Millisecond)
+	if got := released.Load(); got != n {
+		t.Errorf("%d releases after Close", got-n)
 	}
 }
