@@ -11,8 +11,13 @@ import (
 )
 
 // The content is news-like: titles are "Country actor verb object", the
-// summaries a few paragraphs (~2 KB) of HTML built from the same words, so
-// the 20 topics of TributaryConfig match a realistic share of the items.
+// summaries a few paragraphs (~2 KB) of HTML built from the same words.
+// Each sentence draws its country and object at random, so the 20 topics
+// of TributaryConfig match far more than a realistic share of the items:
+// in a cold poll of 2,000 sources × 30 items, a story was in 16 topics on
+// average (739,672 topic index entries for 46,491 stories). Real topic
+// feeds hold a few percent of a newsroom's items each; this farm makes
+// the topic indexes, and the store's writes for them, the heavier part.
 // About one item in five is a wire story also run by other outlets (same
 // canonical link with tracking parameters, the title with the outlet's name
 // appended), which exercises story merging.
