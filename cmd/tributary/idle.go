@@ -16,8 +16,8 @@ import (
 // of 300,000 items, the first new item after a start loads the story
 // index, which reads the records of the last six days all over the file:
 // the daemon's RSS went from 27 MiB to 1.45 GiB, of which 1.37 GiB was
-// the mapped file and 80-90 MiB the heap and runtime. Released, 72-75
-// MiB, 56-58 of it anonymous.
+// the mapped file and 80-92 MiB the heap and runtime. Released, 70-73
+// MiB, 55-57 of it anonymous.
 const (
 	releaseQuiet    = 10 * time.Second
 	releaseMaxDelay = 5 * time.Minute
