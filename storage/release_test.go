@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
 	"reflect"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tributary-news/tributary/aggregator"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // TestReleaseMapped: after reads touched the store's pages, ReleaseMapped
@@ -58,6 +60,19 @@ func TestReleaseMapped(t *testing.T) {
 	}
 	if got, err := db.Item(ctx, "late", "after"); err != nil || got.Title != extra.Title {
 		t.Errorf("Item after the release: %q, %v", got.Title, err)
+	}
+}
+
+// TestReleaseMappedClosed: releasing a closed store's mapping is an error
+// that names the store, not a madvise on memory no longer mapped.
+func TestReleaseMappedClosed(t *testing.T) {
+	db := openTestDB(t)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	err := db.ReleaseMapped()
+	if !errors.Is(err, bolterrors.ErrDatabaseNotOpen) || !strings.Contains(err.Error(), db.Path()) {
+		t.Errorf("ReleaseMapped on a closed store: %v, want bbolt's ErrDatabaseNotOpen naming %s", err, db.Path())
 	}
 }
 

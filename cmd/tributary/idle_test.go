@@ -138,4 +138,10 @@ func TestDaemonReleasesMemoryAfterPolls(t *testing.T) {
 	if got := released.Load(); got != n {
 		t.Errorf("%d releases after Close", got-n)
 	}
+	// A release that fails (here, of the closed store) says so and goes
+	// on to the heap.
+	app.releaseMemory()
+	if !strings.Contains(logs.String(), `level=WARN msg="could not release the store's mapped pages"`) {
+		t.Errorf("a failed release logged no warning:\n%s", logs.String())
+	}
 }
