@@ -199,11 +199,11 @@ func checkStoreIndexes(tx *bolt.Tx) error {
 	if !maps.Equal(gotAliases, absorbed) {
 		return fmt.Errorf("aliases %v, story records say %v", gotAliases, absorbed)
 	}
-	wantValue := map[string]string{} // topic index key → its value
+	wantOrder := map[string]string{} // story order index key → its value
 	for id, r := range stories {
 		pub, _, topics := r.derived()
-		key := string(topicKey(pub, seqs[id], id))
-		wantValue[key] = string(timeKeyBytes(pub))
+		key := string(topicKey(pub, seqs[id]))
+		wantOrder[string(storyOrderKey(seqs[id]))] = string(storyOrderValue(pub, id))
 		for _, t := range topics {
 			if wantTopic[t] == nil {
 				wantTopic[t] = map[string]bool{}
@@ -251,14 +251,19 @@ func checkStoreIndexes(tx *bolt.Tx) error {
 			continue
 		}
 		err := tb.ForEach(func(k, v []byte) error {
-			if string(v) != wantValue[string(k)] {
-				return fmt.Errorf("topic %s index: %q holds %x, want %x", name, k, v, wantValue[string(k)])
+			if len(v) != 0 {
+				return fmt.Errorf("topic %s index: %q holds %x, want nothing", name, k, v)
 			}
 			return nil
 		})
 		if err != nil {
 			return err
 		}
+	}
+	gotOrder := map[string]string{}
+	_ = tx.Bucket(bucketStoryOrder).ForEach(func(k, v []byte) error { gotOrder[string(k)] = string(v); return nil })
+	if !maps.Equal(gotOrder, wantOrder) {
+		return fmt.Errorf("story order index has %d entries %q, want %d %q", len(gotOrder), gotOrder, len(wantOrder), wantOrder)
 	}
 	gotTopicCount := map[string]int{}
 	err = tx.Bucket(bucketTopicCount).ForEach(func(k, _ []byte) error { gotTopicCount[string(k)] = topicCount(tx, string(k)); return nil })
@@ -521,6 +526,9 @@ func unnumberStories(tx *bolt.Tx) error {
 	if _, err := dropTopicIndexes(tx); err != nil {
 		return err
 	}
+	if err := tx.DeleteBucket(bucketStoryOrder); err != nil {
+		return err
+	}
 	topics := tx.Bucket(bucketTopics)
 	if err := tx.Bucket(bucketStories).SetSequence(0); err != nil {
 		return err
@@ -535,6 +543,50 @@ func unnumberStories(tx *bolt.Tx) error {
 				return err
 			}
 			if err := tb.Put(s.key, nil); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// unorderStories turns the topic indexes of a current store into those
+// of schema 5: keyed by the day of the story's Published, its number and
+// its ID, with the time key of its Published as the value, and no story
+// order index.
+func unorderStories(tx *bolt.Tx) error {
+	type entry struct{ key, value []byte }
+	index := map[string][]entry{}
+	err := tx.Bucket(bucketStories).ForEach(func(k, v []byte) error {
+		r, err := decodeStory(v)
+		if err != nil {
+			return err
+		}
+		pub, _, topics := r.derived()
+		day := timeKey(pub.Truncate(topicDay))
+		key := binary.BigEndian.AppendUint64(day[:], r.Seq)
+		key = append(key, k...)
+		for _, t := range topics {
+			index[t] = append(index[t], entry{key, timeKeyBytes(pub)})
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if _, err := dropTopicIndexes(tx); err != nil {
+		return err
+	}
+	if err := tx.DeleteBucket(bucketStoryOrder); err != nil {
+		return err
+	}
+	for t, entries := range index {
+		tb, err := tx.Bucket(bucketTopics).CreateBucket([]byte(t))
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			if err := tb.Put(e.key, e.value); err != nil {
 				return err
 			}
 		}

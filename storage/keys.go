@@ -106,25 +106,66 @@ func publishedEntry(k, v []byte) (ikey []byte, pub uint64, err error) {
 // topicDay is the span of Published that a topic index groups stories by.
 const topicDay = 24 * time.Hour
 
-// topicKeyPrefixLen is the length of a topic index key before the story
-// ID: the day, then the story's sequence number.
-const topicKeyPrefixLen = timeKeyLen + 8
+// topicKeyLen is the length of a topic index key: the day, then the
+// story's sequence number.
+const topicKeyLen = timeKeyLen + 8
 
 // topicKey is the key of a story in a topic index: the UTC day of its
-// Published, its sequence number, then its ID; the value is the time key
-// of its Published. Stories are numbered as they are first stored, so a
-// new story's key comes after every key of its day: the index is written
-// by appending at the end of the few days that new stories fall on, not by
-// inserting at random (which, in a cold poll, dirtied a page of each
-// topic's index per story and made the index most of the writer's work).
-// Readers order the stories of a day by the values.
-func topicKey(published time.Time, seq uint64, id string) []byte {
+// Published, then its sequence number; the value is empty. Stories are
+// numbered as they are first stored, so a new story's key comes after
+// every key of its day: the index is written by appending at the end of
+// the few days that new stories fall on, not by inserting at random
+// (which, in a cold poll, dirtied a page of each topic's index per story).
+//
+// What orders a day, the story's exact Published, is in the story order
+// index (storyOrderKey), once for every topic the story is in. Up to
+// schema 5 each topic index held it as its value and the story's ID after
+// the number: a story whose Published moved within its day, as copies
+// with earlier times joined it, rewrote an entry of every topic it was in,
+// at a random place. In the end-to-end benchmark's cold poll that was
+// 57,000 rewrites, most of the topic pages the writer wrote.
+func topicKey(published time.Time, seq uint64) []byte {
 	day := timeKey(published.Truncate(topicDay))
-	k := make([]byte, 0, topicKeyPrefixLen+len(id))
+	k := make([]byte, 0, topicKeyLen)
 	k = append(k, day[:]...)
-	k = binary.BigEndian.AppendUint64(k, seq)
-	return append(k, id...)
+	return binary.BigEndian.AppendUint64(k, seq)
 }
+
+// topicKeySeq returns the sequence number of a topic index key.
+func topicKeySeq(k []byte) (uint64, error) {
+	if len(k) != topicKeyLen {
+		return 0, fmt.Errorf("malformed topic index key %x", k)
+	}
+	return binary.BigEndian.Uint64(k[timeKeyLen:]), nil
+}
+
+// storyOrderKey is the key of a story in the story order index: its
+// sequence number. The value (storyOrderValue) is the time key of the
+// story's Published, then its ID.
+func storyOrderKey(seq uint64) []byte {
+	return encodeUint64(seq)
+}
+
+// storyOrderValue is the value of a story in the story order index.
+func storyOrderValue(published time.Time, id string) []byte {
+	tk := timeKey(published)
+	v := make([]byte, 0, timeKeyLen+len(id))
+	v = append(v, tk[:]...)
+	return append(v, id...)
+}
+
+// storyOrderEntry splits a story order index value into the time key of
+// the story's Published and its ID.
+func storyOrderEntry(v []byte) (at, id []byte, err error) {
+	if len(v) <= timeKeyLen {
+		return nil, nil, fmt.Errorf("malformed story order entry %x", v)
+	}
+	return v[:timeKeyLen], v[timeKeyLen:], nil
+}
+
+// topicKeyV4PrefixLen is the length of a schema 4 or 5 topic index key
+// before the story ID: the day, then the story's sequence number.
+const topicKeyV4PrefixLen = timeKeyLen + 8
 
 // sourceOfKey returns the source part of an item key.
 func sourceOfKey(ikey []byte) string {

@@ -194,6 +194,9 @@ func TestMigrateV4(t *testing.T) {
 	}
 	byID := dayItems(t, db)
 	rewriteAs(t, db, 4, func(tx *bolt.Tx) error {
+		if err := unorderStories(tx); err != nil {
+			return err
+		}
 		if err := tx.DeleteBucket(bucketPublished); err != nil {
 			return err
 		}

@@ -426,7 +426,7 @@ func TestMigrateV2(t *testing.T) {
 				return errors.New("bucket " + string(name) + " survived the migration")
 			}
 		}
-		if v := tx.Bucket(bucketMeta).Get(keySchema); string(v) != "\x00\x00\x00\x05" {
+		if v := tx.Bucket(bucketMeta).Get(keySchema); string(v) != "\x00\x00\x00\x06" {
 			t.Errorf("schema after migration %x", v)
 		}
 		return nil

@@ -22,14 +22,14 @@ import (
 
 // schemaVersion is the layout this code reads and writes. Bump it (and add a
 // migration in Open) when buckets or keys change shape.
-const schemaVersion = 5
+const schemaVersion = 6
 
 // Top-level buckets. Item keys are source + "\x00" + item ID everywhere.
 var (
 	bucketMeta       = []byte("meta")          // "schema" → uint32
 	bucketItems      = []byte("items")         // item key → item record
 	bucketPublished  = []byte("published")     // day of Published + time key of FirstSeen + item key → time key of Published; retention index
-	bucketTopics     = []byte("topics")        // one nested bucket per topic: topicKey (day of the story's Published, its number, its ID) → time key of its Published
+	bucketTopics     = []byte("topics")        // one nested bucket per topic: topicKey (day of the story's Published, its number) → empty
 	bucketTopicFP    = []byte("topic_fp")      // topic name → fingerprint
 	bucketStates     = []byte("states")        // source → state record
 	bucketCounts     = []byte("counts")        // source → uint64 item count
@@ -39,6 +39,7 @@ var (
 	bucketStoryAlias = []byte("story_alias")   // ID of a story absorbed into another → the surviving story's ID
 	bucketTopicCount = []byte("topic_counts")  // topic name → uint64 count of its index's stories
 	bucketSourceDesc = []byte("topic_sources") // source name → its description (aggregator.SourceMembership) as the topics were last matched with
+	bucketStoryOrder = []byte("story_order")   // story number → time key of the story's Published + its ID
 
 	// Schema 2's title and band story indexes, which schema 3 keeps in
 	// memory (see recentIndex); the migration drops them.
@@ -52,7 +53,7 @@ var allBuckets = [][]byte{
 	bucketMeta, bucketItems, bucketPublished, bucketTopics,
 	bucketTopicFP, bucketStates, bucketCounts, bucketTombstones,
 	bucketStories, bucketStoryLink, bucketStoryAlias, bucketTopicCount,
-	bucketSourceDesc,
+	bucketSourceDesc, bucketStoryOrder,
 }
 
 // ErrLocked is matched (errors.Is) by the error Open returns when another
@@ -237,8 +238,13 @@ func initSchema(tx *bolt.Tx) (version uint32, migrated migration, err error) {
 				return 0, migration{}, fmt.Errorf("migrate schema %d to 4: %w", max(got, 3), err)
 			}
 		}
-		if err := migrateV4(tx); err != nil {
-			return 0, migration{}, fmt.Errorf("migrate schema %d to 5: %w", max(got, 4), err)
+		if got < 5 {
+			if err := migrateV4(tx); err != nil {
+				return 0, migration{}, fmt.Errorf("migrate schema %d to 5: %w", max(got, 4), err)
+			}
+		}
+		if err := migrateV5(tx); err != nil {
+			return 0, migration{}, fmt.Errorf("migrate schema %d to 6: %w", max(got, 5), err)
 		}
 		return schemaVersion, migrated, putSchema(tx, schemaVersion)
 	}

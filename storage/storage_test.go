@@ -233,8 +233,9 @@ func TestTopicStories(t *testing.T) {
 }
 
 // TestTopicIndexFollowsPublished moves a story's Published within its
-// day (its index entry keeps its key, a new value orders it) and across
-// days (the entry moves), and checks the order of the topic after each.
+// day (its topic index entry keeps its key, its story order entry orders
+// it) and across days (the topic entry moves), and checks the order of the
+// topic after each.
 func TestTopicIndexFollowsPublished(t *testing.T) {
 	ctx := context.Background()
 	db := openTestDB(t) // its cleanup checks every index entry and value
@@ -579,7 +580,7 @@ func TestOpenSchemaVersion(t *testing.T) {
 		t.Errorf("Path() = %q", db.Path())
 	}
 	err = db.bolt.View(func(tx *bolt.Tx) error {
-		if v := tx.Bucket(bucketMeta).Get(keySchema); string(v) != "\x00\x00\x00\x05" {
+		if v := tx.Bucket(bucketMeta).Get(keySchema); string(v) != "\x00\x00\x00\x06" {
 			return fmt.Errorf("schema record = %x", v)
 		}
 		return nil
@@ -588,7 +589,7 @@ func TestOpenSchemaVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Pretend a newer tributary wrote it.
-	err = db.bolt.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(keySchema, []byte{0, 0, 0, 6}) })
+	err = db.bolt.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(keySchema, []byte{0, 0, 0, 7}) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -599,7 +600,7 @@ func TestOpenSchemaVersion(t *testing.T) {
 	if !errors.Is(err, ErrNewerSchema) {
 		t.Fatalf("Open error = %v, want ErrNewerSchema", err)
 	}
-	if !strings.Contains(err.Error(), "schema version 6") || !strings.Contains(err.Error(), path) {
+	if !strings.Contains(err.Error(), "schema version 7") || !strings.Contains(err.Error(), path) {
 		t.Errorf("error %q does not name the version and path", err)
 	}
 	// The refused open must not hold the lock.

@@ -2,7 +2,9 @@ package storage
 
 import (
 	"bytes"
+	"cmp"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -154,18 +156,18 @@ func (r *storyRecord) removeMember(source, id string) {
 }
 
 // putStory writes next as story id (deleting the story, and the aliases
-// of the stories it absorbed, when next has no members) and moves its
-// topic index entries from what old (nil when new) implied. A story
-// without a sequence number (new, or stored before schema 4) is given the
-// next one. Every topic the story was or is in is recorded in changed,
-// with the change to its count.
+// of the stories it absorbed, when next has no members), its entry in the
+// story order index, and moves its topic index entries from what old (nil
+// when new) implied. A story without a sequence number (new, or stored
+// before schema 4) is given the next one. Every topic the story was or is
+// in is recorded in changed, with the change to its count.
 func putStory(tx *bolt.Tx, id string, old, next *storyRecord, changed topicChanges) error {
-	var oldKey, oldValue []byte
+	var oldKey, oldOrder []byte
 	var oldTopics []string
 	if old != nil && len(old.Members) > 0 {
 		var pub time.Time
 		pub, _, oldTopics = old.derived()
-		oldKey, oldValue = topicKey(pub, old.Seq, id), timeKeyBytes(pub)
+		oldKey, oldOrder = topicKey(pub, old.Seq), storyOrderValue(pub, id)
 	} else if len(next.Members) > 0 {
 		// A new story whose id was absorbed before (its founder came back
 		// after its tombstone expired): the id is a story again.
@@ -173,14 +175,17 @@ func putStory(tx *bolt.Tx, id string, old, next *storyRecord, changed topicChang
 			return err
 		}
 	}
-	var newKey, newValue []byte
+	var newKey, newOrder []byte
 	var newTopics []string
-	stories := tx.Bucket(bucketStories)
+	stories, order := tx.Bucket(bucketStories), tx.Bucket(bucketStoryOrder)
 	if len(next.Members) == 0 {
 		if err := stories.Delete([]byte(id)); err != nil {
 			return err
 		}
 		if old != nil {
+			if err := order.Delete(storyOrderKey(old.Seq)); err != nil {
+				return err
+			}
 			aliases := tx.Bucket(bucketStoryAlias)
 			for _, a := range old.Absorbed {
 				if err := aliases.Delete([]byte(a)); err != nil {
@@ -198,7 +203,7 @@ func putStory(tx *bolt.Tx, id string, old, next *storyRecord, changed topicChang
 		}
 		var pub time.Time
 		pub, _, newTopics = next.derived()
-		newKey, newValue = topicKey(pub, next.Seq, id), timeKeyBytes(pub)
+		newKey, newOrder = topicKey(pub, next.Seq), storyOrderValue(pub, id)
 		b, err := encodeStory(next)
 		if err != nil {
 			return err
@@ -206,19 +211,25 @@ func putStory(tx *bolt.Tx, id string, old, next *storyRecord, changed topicChang
 		if err := stories.Put([]byte(id), b); err != nil {
 			return err
 		}
+		if old != nil && len(old.Members) > 0 && old.Seq != next.Seq {
+			if err := order.Delete(storyOrderKey(old.Seq)); err != nil {
+				return err
+			}
+		}
+		if !bytes.Equal(oldOrder, newOrder) || old == nil || old.Seq != next.Seq {
+			// New stories are numbered in order: appended.
+			order.FillPercent = storyOrderFill
+			if err := order.Put(storyOrderKey(next.Seq), newOrder); err != nil {
+				return err
+			}
+		}
 	}
-	// A story whose Published moved within its day keeps its key; only
-	// the value, which orders the day, changes.
+	// A story whose Published moved within its day keeps its topic keys:
+	// only its order entry changed.
 	moved := !bytes.Equal(oldKey, newKey)
-	revalued := !bytes.Equal(oldValue, newValue)
 	for _, t := range oldTopics {
 		changed.touch(t)
 		if !moved && slices.Contains(newTopics, t) {
-			if revalued {
-				if err := topicIndexSet(tx, t, newKey, newValue); err != nil {
-					return err
-				}
-			}
 			continue
 		}
 		if err := topicIndexDelete(tx, t, oldKey, changed); err != nil {
@@ -230,12 +241,16 @@ func putStory(tx *bolt.Tx, id string, old, next *storyRecord, changed topicChang
 		if !moved && slices.Contains(oldTopics, t) {
 			continue
 		}
-		if err := topicIndexPut(tx, t, newKey, newValue, changed); err != nil {
+		if err := topicIndexPut(tx, t, newKey, changed); err != nil {
 			return err
 		}
 	}
 	return nil
 }
+
+// storyOrderFill is how full a split leaves the pages of the story order
+// index: new stories' numbers come last.
+const storyOrderFill = 0.9
 
 // dropAlias removes the alias of id, if any, and its mention in the story
 // it names.
@@ -438,10 +453,12 @@ func readStory(tx *bolt.Tx, id string) (aggregator.Story, error) {
 }
 
 // storySchema is the first schema with stories, topicKeySchema the first
-// whose topic indexes are keyed by topicKey.
+// whose topic indexes are keyed by day and story number, storyOrderSchema
+// the first with the story order index (see topicKey).
 const (
-	storySchema    = 2
-	topicKeySchema = 4
+	storySchema      = 2
+	topicKeySchema   = 4
+	storyOrderSchema = 6
 )
 
 func (db *DB) checkSchema() error {
@@ -454,10 +471,10 @@ func (db *DB) checkSchema() error {
 // TopicStories returns up to limit stories of topic (all when limit <= 0),
 // the story whose earliest member was published last first; ties go to the
 // greater story ID. It walks the topic's index backwards a day at a time
-// (see topicKey), ordering each day's stories by their index values and
-// reading the records of those it returns, so the cost is proportional to
-// limit and the stories of a day, not to the store. An unknown topic has
-// none.
+// (see topicKey), ordering each day's stories by their Published in the
+// story order index and reading the records of those it returns, so the
+// cost is proportional to limit and the stories of a day, not to the
+// store. An unknown topic has none.
 func (db *DB) TopicStories(ctx context.Context, topic string, limit int) ([]aggregator.Story, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("storage: topic stories %q: %w", topic, err)
@@ -471,54 +488,111 @@ func (db *DB) TopicStories(ctx context.Context, topic string, limit int) ([]aggr
 		if tb == nil {
 			return nil
 		}
-		if db.schema < topicKeySchema {
-			var err error
+		var err error
+		switch {
+		case db.schema < topicKeySchema:
 			out, err = topicStoriesByTime(ctx, tx, tb, limit)
-			return err
-		}
-		type entry struct{ at, id []byte }
-		var day []entry
-		c := tb.Cursor()
-		k, v := c.Last()
-		for k != nil && (limit <= 0 || len(out) < limit) {
-			// Gather one day's entries, then order them.
-			day = day[:0]
-			prefix := k[:min(len(k), timeKeyLen)]
-			for ; k != nil && bytes.HasPrefix(k, prefix); k, v = c.Prev() {
-				if len(k) <= topicKeyPrefixLen || len(v) != timeKeyLen {
-					return fmt.Errorf("malformed index entry %x: %x", k, v)
+		case db.schema < storyOrderSchema:
+			out, err = topicStoriesByDay(ctx, tx, tb, limit, func(k, v []byte) (at, id []byte, err error) {
+				if len(k) <= topicKeyV4PrefixLen || len(v) != timeKeyLen {
+					return nil, nil, fmt.Errorf("malformed index entry %x: %x", k, v)
 				}
-				day = append(day, entry{v, k[topicKeyPrefixLen:]})
-			}
-			slices.SortFunc(day, func(a, b entry) int {
-				if c := bytes.Compare(b.at, a.at); c != 0 {
-					return c
-				}
-				return bytes.Compare(b.id, a.id)
+				return v, k[topicKeyV4PrefixLen:], nil
 			})
-			for _, e := range day {
-				if limit > 0 && len(out) == limit {
-					break
-				}
-				if len(out)%256 == 255 {
-					if err := ctx.Err(); err != nil {
-						return err
-					}
-				}
-				s, err := readStory(tx, string(e.id))
-				if errors.Is(err, aggregator.ErrNotFound) {
-					return fmt.Errorf("topic index names missing story %q", e.id)
-				}
+		default:
+			order := storyOrderReader{c: tx.Bucket(bucketStoryOrder).Cursor()}
+			out, err = topicStoriesByDay(ctx, tx, tb, limit, func(k, _ []byte) (at, id []byte, err error) {
+				seq, err := topicKeySeq(k)
 				if err != nil {
-					return err
+					return nil, nil, err
 				}
-				out = append(out, s)
-			}
+				v := order.get(seq)
+				if v == nil {
+					return nil, nil, fmt.Errorf("topic index names story number %d, which the story order index lacks", seq)
+				}
+				return storyOrderEntry(v)
+			})
 		}
-		return nil
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("storage: topic stories %q: %w", topic, err)
+	}
+	return out, nil
+}
+
+// storyOrderReader looks up story order entries, fastest in descending
+// order of number, as a topic index walked backwards names them within a
+// day: a number a few entries before the last one found is reached by
+// stepping back, any other by a seek.
+type storyOrderReader struct {
+	c    *bolt.Cursor
+	k, v []byte // the cursor's entry
+	key  [8]byte
+}
+
+// storyOrderSteps is how many entries get steps back before it seeks.
+const storyOrderSteps = 8
+
+// get returns the value for story number seq, nil if there is none.
+func (r *storyOrderReader) get(seq uint64) []byte {
+	binary.BigEndian.PutUint64(r.key[:], seq)
+	for i := 0; i < storyOrderSteps && r.k != nil && bytes.Compare(r.k, r.key[:]) > 0; i++ {
+		r.k, r.v = r.c.Prev()
+	}
+	if !bytes.Equal(r.k, r.key[:]) {
+		r.k, r.v = r.c.Seek(r.key[:])
+	}
+	if !bytes.Equal(r.k, r.key[:]) {
+		return nil
+	}
+	return r.v
+}
+
+// topicStoriesByDay is TopicStories on an index keyed by day first (schema
+// 4 on), whose entries entry turns into the time key of a story's
+// Published and its ID.
+func topicStoriesByDay(ctx context.Context, tx *bolt.Tx, tb *bolt.Bucket, limit int, entryOf func(k, v []byte) (at, id []byte, err error)) ([]aggregator.Story, error) {
+	out := []aggregator.Story{}
+	type entry struct{ at, id []byte }
+	var day []entry
+	c := tb.Cursor()
+	k, v := c.Last()
+	for k != nil && (limit <= 0 || len(out) < limit) {
+		// Gather one day's entries, then order them.
+		day = day[:0]
+		prefix := k[:min(len(k), timeKeyLen)]
+		for ; k != nil && bytes.HasPrefix(k, prefix); k, v = c.Prev() {
+			at, id, err := entryOf(k, v)
+			if err != nil {
+				return nil, err
+			}
+			day = append(day, entry{at, id})
+		}
+		slices.SortFunc(day, func(a, b entry) int {
+			if c := bytes.Compare(b.at, a.at); c != 0 {
+				return c
+			}
+			return bytes.Compare(b.id, a.id)
+		})
+		for _, e := range day {
+			if limit > 0 && len(out) == limit {
+				break
+			}
+			if len(out)%256 == 255 {
+				if err := ctx.Err(); err != nil {
+					return nil, err
+				}
+			}
+			s, err := readStory(tx, string(e.id))
+			if errors.Is(err, aggregator.ErrNotFound) {
+				return nil, fmt.Errorf("topic index names missing story %q", e.id)
+			}
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, s)
+		}
 	}
 	return out, nil
 }
@@ -656,8 +730,9 @@ func dropTopicIndexes(tx *bolt.Tx) ([][]byte, error) {
 }
 
 // migrateV3 turns a schema 3 database into schema 4: every story is
-// numbered, in the order of its Published, and the topic indexes are
-// rebuilt keyed by topicKey, and their counts taken again.
+// numbered, in the order of its Published. (Schema 4 also rebuilt the
+// topic indexes keyed by day and number; migrateV5, which follows, builds
+// them as schema 6 has them.)
 func migrateV3(tx *bolt.Tx) error {
 	type story struct {
 		id  []byte
@@ -684,14 +759,6 @@ func migrateV3(tx *bolt.Tx) error {
 		}
 		return bytes.Compare(a.id, b.id)
 	})
-	names, err := dropTopicIndexes(tx)
-	if err != nil {
-		return err
-	}
-	counts := map[string]int{}
-	for _, n := range names {
-		counts[string(n)] = 0
-	}
 	stories := tx.Bucket(bucketStories)
 	for _, s := range all {
 		r, err := getStory(tx, string(s.id))
@@ -708,17 +775,82 @@ func migrateV3(tx *bolt.Tx) error {
 		if err := stories.Put(s.id, b); err != nil {
 			return err
 		}
-		pub, _, storyTopics := r.derived()
-		key, value := topicKey(pub, r.Seq, string(s.id)), timeKeyBytes(pub)
-		for _, t := range storyTopics {
-			if err := topicIndexSet(tx, t, key, value); err != nil {
-				return err
-			}
-			counts[t]++
+	}
+	return nil
+}
+
+// migrateV5 turns a schema 5 database into schema 6: the story order index
+// is built from the story records, and the topic indexes are rebuilt keyed
+// by day and story number only, with empty values (see topicKey), and
+// their counts taken again.
+func migrateV5(tx *bolt.Tx) error {
+	type story struct {
+		seq    uint64
+		order  []byte
+		key    []byte
+		topics []string
+	}
+	var all []story
+	err := tx.Bucket(bucketStories).ForEach(func(k, v []byte) error {
+		r, err := decodeStory(v)
+		if err != nil {
+			return fmt.Errorf("story %q: %w", k, err)
+		}
+		if r.Seq == 0 {
+			// Schema 4's migration numbered every story.
+			return fmt.Errorf("story %q has no sequence number", k)
+		}
+		pub, _, topics := r.derived()
+		all = append(all, story{r.Seq, storyOrderValue(pub, string(k)), topicKey(pub, r.Seq), topics})
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := tx.DeleteBucket(bucketStoryOrder); err != nil {
+		return fmt.Errorf("drop bucket %s: %w", bucketStoryOrder, err)
+	}
+	order, err := tx.CreateBucket(bucketStoryOrder)
+	if err != nil {
+		return fmt.Errorf("create bucket %s: %w", bucketStoryOrder, err)
+	}
+	// Put in number order, the entries are appended.
+	slices.SortFunc(all, func(a, b story) int { return cmp.Compare(a.seq, b.seq) })
+	order.FillPercent = storyOrderFill
+	index := map[string][][]byte{} // topic → its keys
+	for _, s := range all {
+		if err := order.Put(storyOrderKey(s.seq), s.order); err != nil {
+			return err
+		}
+		for _, t := range s.topics {
+			index[t] = append(index[t], s.key)
 		}
 	}
-	for t, n := range counts {
-		if err := setTopicCount(tx, t, n); err != nil {
+	names, err := dropTopicIndexes(tx)
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		if _, ok := index[string(n)]; !ok {
+			if err := setTopicCount(tx, string(n), 0); err != nil {
+				return err
+			}
+		}
+	}
+	topics := tx.Bucket(bucketTopics)
+	for t, keys := range index {
+		tb, err := topics.CreateBucket([]byte(t))
+		if err != nil {
+			return fmt.Errorf("topic %q: %w", t, err)
+		}
+		tb.FillPercent = topicIndexFill
+		slices.SortFunc(keys, bytes.Compare)
+		for _, k := range keys {
+			if err := tb.Put(k, nil); err != nil {
+				return err
+			}
+		}
+		if err := setTopicCount(tx, t, len(keys)); err != nil {
 			return err
 		}
 	}

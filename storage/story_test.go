@@ -626,7 +626,7 @@ func TestMigrateV1(t *testing.T) {
 	db := openAt(t, path, Options{}) // cleanup checks every index
 	var version []byte
 	_ = db.bolt.View(func(tx *bolt.Tx) error { version = slices.Clone(tx.Bucket(bucketMeta).Get(keySchema)); return nil })
-	if string(version) != "\x00\x00\x00\x05" {
+	if string(version) != "\x00\x00\x00\x06" {
 		t.Errorf("schema after migration %x", version)
 	}
 	stories := topicStories(t, db, "hr", 0)
@@ -746,6 +746,121 @@ func TestMigrateV3(t *testing.T) {
 	}
 }
 
+// TestMigrateV5 opens a schema 5 store (topic indexes valued with each
+// story's time, no story order index): read-only it lists topics as
+// before; writable, it builds the story order index and rekeys the topic
+// indexes (the cleanup checks every entry and count), and the topics list
+// the same stories in the same order, also after a story's time moves. A
+// story record that cannot be read fails the migration, naming the story,
+// and leaves the store at schema 5.
+func TestMigrateV5(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "v5.db")
+	db, err := Open(path, Options{Now: func() time.Time { return t0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	day := t0.Truncate(topicDay)
+	items := map[string]time.Time{
+		"a": day.Add(-30 * time.Hour), "b": day.Add(2 * time.Hour), "c": day.Add(9 * time.Hour),
+		"d": day.Add(2 * time.Hour), "e": day.Add(-3 * time.Hour), "f": day.Add(50 * time.Hour),
+	}
+	for _, id := range []string{"f", "c", "a", "e", "b", "d"} { // not in order of time
+		topics := []string{"go"}
+		if id < "c" {
+			topics = append(topics, "rust")
+		}
+		if _, err := db.SaveFeed(ctx, feed("src-"+id, mkItem(id, items[id], "h", topics...))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := map[string][]string{}
+	for _, topic := range []string{"go", "rust"} {
+		want[topic] = storyIDs(topicStories(t, db, topic, 0))
+	}
+	if !slices.Equal(want["go"], []string{"f", "c", "d", "b", "e", "a"}) {
+		t.Fatalf("go before the rewrite = %v", want["go"])
+	}
+	rewriteAs(t, db, 5, unorderStories)
+
+	ro, err := Open(path, Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ro.schema != 5 {
+		t.Errorf("read-only open: schema %d, want 5", ro.schema)
+	}
+	for topic, ids := range want {
+		if got := storyIDs(topicStories(t, ro, topic, 0)); !slices.Equal(got, ids) {
+			t.Errorf("%s on the unmigrated read-only store = %v, want %v", topic, got, ids)
+		}
+	}
+	ro.Close()
+
+	db = openAt(t, path, Options{Now: func() time.Time { return t0 }}) // cleanup checks every index
+	if db.schema != schemaVersion {
+		t.Errorf("schema after migration %d", db.schema)
+	}
+	for topic, ids := range want {
+		for limit := 0; limit <= len(ids); limit++ {
+			wantIDs := ids
+			if limit > 0 {
+				wantIDs = ids[:limit]
+			}
+			if got := storyIDs(topicStories(t, db, topic, limit)); !slices.Equal(got, wantIDs) {
+				t.Errorf("%s after migration, limit %d = %v, want %v", topic, limit, got, wantIDs)
+			}
+		}
+	}
+	if n, err := db.TopicItemCount(ctx, "rust"); err != nil || n != 2 {
+		t.Errorf("TopicItemCount(rust) after migration = %d, %v; want 2", n, err)
+	}
+	// The migrated entries are kept up: d moves before c within its
+	// day, a to the latest day.
+	for id, at := range map[string]time.Time{"d": day.Add(10 * time.Hour), "a": day.Add(60 * time.Hour)} {
+		if _, err := db.SaveFeed(ctx, feed("src-"+id, mkItem(id, at, "h", "go", "rust"))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, wantIDs := storyIDs(topicStories(t, db, "go", 0)), []string{"a", "f", "d", "c", "b", "e"}; !slices.Equal(got, wantIDs) {
+		t.Errorf("go after moves = %v, want %v", got, wantIDs)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	db, err = Open(path, Options{Now: func() time.Time { return t0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rewriteAs(t, db, 5, func(tx *bolt.Tx) error {
+		if err := unorderStories(tx); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketStories).Put([]byte("b"), []byte{codecBinary, 0xff})
+	})
+	if _, err := Open(path, Options{}); err == nil || !strings.Contains(err.Error(), "migrate schema 5 to 6") || !strings.Contains(err.Error(), `story "b"`) {
+		t.Errorf("Open of a store with a corrupt story: %v, want the migration's error naming the story", err)
+	}
+	ro, err = Open(path, Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	if ro.schema != 5 {
+		t.Errorf("the failed migration left schema %d", ro.schema)
+	}
+	err = ro.bolt.View(func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketStoryOrder) != nil {
+			return errors.New("the failed migration left a story order index")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Error(err)
+	}
+}
+
 // TestTopicIndexCorruptStories: a story record that cannot be decoded
 // fails schema 4's migration, naming the story, and leaves the store as
 // it was; a story without a number (which only a damaged store holds)
@@ -815,12 +930,12 @@ func TestTopicIndexCorruptStories(t *testing.T) {
 	// A topic index entry without a story number or time fails the
 	// listing, naming the entry, rather than listing a wrong story.
 	err = db.bolt.Update(func(tx *bolt.Tx) error {
-		return topicIndexSet(tx, "go", []byte("short"), nil)
+		return topicBucket(tx, "go").Put([]byte("short"), nil)
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.TopicStories(ctx, "go", 10); err == nil || !strings.Contains(err.Error(), "malformed index entry") {
+	if _, err := db.TopicStories(ctx, "go", 10); err == nil || !strings.Contains(err.Error(), `malformed topic index key 73686f7274`) {
 		t.Errorf("TopicStories over a malformed entry: %v, want an error", err)
 	}
 	err = db.bolt.Update(func(tx *bolt.Tx) error { return topicBucket(tx, "go").Delete([]byte("short")) })

@@ -78,24 +78,19 @@ func (c topicChanges) saveCounts(tx *bolt.Tx) error {
 // before its end again.
 const topicIndexFill = 0.9
 
-// topicIndexPut adds key, which must not be there, with value to topic's
-// index (creating it), counting it in changed.
-func topicIndexPut(tx *bolt.Tx, topic string, key, value []byte, changed topicChanges) error {
-	if err := topicIndexSet(tx, topic, key, value); err != nil {
-		return err
-	}
-	changed[topic]++
-	return nil
-}
-
-// topicIndexSet writes key with value to topic's index, creating it.
-func topicIndexSet(tx *bolt.Tx, topic string, key, value []byte) error {
+// topicIndexPut adds key, which must not be there, to topic's index
+// (creating it), counting it in changed.
+func topicIndexPut(tx *bolt.Tx, topic string, key []byte, changed topicChanges) error {
 	tb, err := tx.Bucket(bucketTopics).CreateBucketIfNotExists([]byte(topic))
 	if err != nil {
 		return fmt.Errorf("topic %q: %w", topic, err)
 	}
 	tb.FillPercent = topicIndexFill
-	return tb.Put(key, value)
+	if err := tb.Put(key, nil); err != nil {
+		return err
+	}
+	changed[topic]++
+	return nil
 }
 
 // topicIndexDelete removes key, which must be there, from topic's index,
@@ -342,8 +337,7 @@ func syncTopics(ctx context.Context, tx *bolt.Tx, topics []aggregator.TopicMembe
 		val []byte
 	}
 	var storyWrites []storyWrite
-	type entry struct{ key, value []byte }
-	index := make(map[string][]entry, len(rebuild)) // rebuilt topic → its index entries
+	index := make(map[string][][]byte, len(rebuild)) // rebuilt topic → its index keys
 	sc := tx.Bucket(bucketStories).Cursor()
 	for k, v := sc.First(); k != nil; k, v = sc.Next() {
 		r, err := decodeStory(v)
@@ -370,7 +364,7 @@ func syncTopics(ctx context.Context, tx *bolt.Tx, topics []aggregator.TopicMembe
 		pub, _, topics := r.derived()
 		for _, t := range rebuild {
 			if slices.Contains(topics, t.Name) {
-				index[t.Name] = append(index[t.Name], entry{topicKey(pub, r.Seq, string(k)), timeKeyBytes(pub)})
+				index[t.Name] = append(index[t.Name], topicKey(pub, r.Seq))
 			}
 		}
 	}
@@ -385,15 +379,15 @@ func syncTopics(ctx context.Context, tx *bolt.Tx, topics []aggregator.TopicMembe
 			return nil, fmt.Errorf("topic %q: %w", t.Name, err)
 		}
 		// Keys arrive in story order; sorted appends fill pages densely.
-		entries := index[t.Name]
-		slices.SortFunc(entries, func(a, b entry) int { return bytes.Compare(a.key, b.key) })
+		keys := index[t.Name]
+		slices.SortFunc(keys, bytes.Compare)
 		tb.FillPercent = topicIndexFill
-		for _, e := range entries {
-			if err := tb.Put(e.key, e.value); err != nil {
+		for _, k := range keys {
+			if err := tb.Put(k, nil); err != nil {
 				return nil, err
 			}
 		}
-		if err := setTopicCount(tx, t.Name, len(entries)); err != nil {
+		if err := setTopicCount(tx, t.Name, len(keys)); err != nil {
 			return nil, err
 		}
 	}
