@@ -62,6 +62,10 @@ type storyRecord struct {
 	// places the story within its day in the topic indexes (topicKey).
 	// Records stored before schema 4 have none until the migration.
 	Seq uint64 `json:"seq,omitempty"`
+	// KeyLag is how many days the story's key day, which its topic index
+	// keys name, is after the day of its Published (see keyDay). Records
+	// stored before schema 6 have none: their key day was that day.
+	KeyLag uint64 `json:"key_lag,omitempty"`
 }
 
 type storyMember struct {

@@ -148,6 +148,7 @@ func checkStoreIndexes(tx *bolt.Tx) error {
 	gotStories := 0
 	absorbed := map[string]string{} // absorbed story ID → the record listing it
 	seqs := map[string]uint64{}     // story ID → its sequence number
+	lags := map[string]uint64{}     // story ID → its KeyLag
 	numbered := map[uint64]string{} // sequence number → story ID
 	err = tx.Bucket(bucketStories).ForEach(func(k, v []byte) error {
 		gotStories++
@@ -162,6 +163,10 @@ func checkStoreIndexes(tx *bolt.Tx) error {
 			return fmt.Errorf("stories %q and %q both numbered %d", prev, k, r.Seq)
 		}
 		numbered[r.Seq], seqs[string(k)] = string(k), r.Seq
+		if r.KeyLag > maxKeyLag {
+			return fmt.Errorf("story %q has a key lag of %d days", k, r.KeyLag)
+		}
+		lags[string(k)] = r.KeyLag
 		for _, a := range r.Absorbed {
 			if prev, ok := absorbed[a]; ok {
 				return fmt.Errorf("stories %q and %q both absorbed %q", prev, k, a)
@@ -202,7 +207,8 @@ func checkStoreIndexes(tx *bolt.Tx) error {
 	wantOrder := map[string]string{} // story order index key → its value
 	for id, r := range stories {
 		pub, _, topics := r.derived()
-		key := string(topicKey(pub, seqs[id]))
+		// The key day is the stored one: the items do not tell it.
+		key := string(topicKey((&storyRecord{KeyLag: lags[id]}).keyDay(pub), seqs[id]))
 		wantOrder[string(storyOrderKey(seqs[id]))] = string(storyOrderValue(pub, id))
 		for _, t := range topics {
 			if wantTopic[t] == nil {

@@ -110,24 +110,25 @@ const topicDay = 24 * time.Hour
 // story's sequence number.
 const topicKeyLen = timeKeyLen + 8
 
-// topicKey is the key of a story in a topic index: the UTC day of its
-// Published, then its sequence number; the value is empty. Stories are
-// numbered as they are first stored, so a new story's key comes after
-// every key of its day: the index is written by appending at the end of
-// the few days that new stories fall on, not by inserting at random
-// (which, in a cold poll, dirtied a page of each topic's index per story).
+// topicKey is the key of a story in a topic index: its key day (see
+// storyRecord.keyDay), then its sequence number; the value is empty.
+// Stories are numbered as they are first stored, so a new story's key
+// comes after every key of its day: the index is written by appending at
+// the end of the few days that new stories fall on, not by inserting at
+// random (which, in a cold poll, dirtied a page of each topic's index per
+// story).
 //
-// What orders a day, the story's exact Published, is in the story order
-// index (storyOrderKey), once for every topic the story is in. Up to
-// schema 5 each topic index held it as its value and the story's ID after
-// the number: a story whose Published moved within its day, as copies
-// with earlier times joined it, rewrote an entry of every topic it was in,
-// at a random place. In the end-to-end benchmark's cold poll that was
-// 57,000 rewrites, most of the topic pages the writer wrote.
-func topicKey(published time.Time, seq uint64) []byte {
-	day := timeKey(published.Truncate(topicDay))
+// What orders the stories, their exact Published, is in the story order
+// index (storyOrderKey), once for every topic a story is in. Up to schema
+// 5 each topic index held it as its value and the story's ID after the
+// number: a story whose Published moved within its day, as copies with
+// earlier times joined it, rewrote an entry of every topic it was in, at a
+// random place. In the end-to-end benchmark's cold poll that was 57,000
+// rewrites, most of the topic pages the writer wrote.
+func topicKey(day time.Time, seq uint64) []byte {
+	d := timeKey(day.Truncate(topicDay))
 	k := make([]byte, 0, topicKeyLen)
-	k = append(k, day[:]...)
+	k = append(k, d[:]...)
 	return binary.BigEndian.AppendUint64(k, seq)
 }
 

@@ -273,6 +273,85 @@ func TestTopicIndexFollowsPublished(t *testing.T) {
 	}
 }
 
+// TestTopicKeyDay: a story whose Published moves into an earlier day
+// keeps its topic index entries on the day they name (its record counts
+// the days between); TopicStories still lists every story in order of
+// Published, for every limit, as the story waits for its day among
+// stories of the days in between. Published moving after the key day
+// moves the entries to its day.
+func TestTopicKeyDay(t *testing.T) {
+	ctx := context.Background()
+	db := openTestDB(t) // its cleanup checks every index entry and key day
+	day := t0.Truncate(topicDay)
+	save := func(id string, at time.Time) {
+		t.Helper()
+		if _, err := db.SaveFeed(ctx, feed("src-"+id, mkItem(id, at, "h", "go"))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keyLag := func(id string) uint64 {
+		t.Helper()
+		var lag uint64
+		err := db.bolt.View(func(tx *bolt.Tx) error {
+			r, err := getStory(tx, id)
+			if err == nil && r == nil {
+				err = fmt.Errorf("no story %q", id)
+			}
+			if err == nil {
+				lag = r.KeyLag
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return lag
+	}
+	save("x", day.Add(20*time.Hour))
+	save("y", day.Add(3*time.Hour))
+	save("z", day.Add(-14*time.Hour)) // the day before
+	save("w", day.Add(-47*time.Hour)) // two days before
+	for _, step := range []struct {
+		name string
+		id   string
+		at   time.Time
+		lag  uint64 // of x
+		want []string
+	}{
+		{"stored", "", time.Time{}, 0, []string{"x", "y", "z", "w"}},
+		{"two days earlier", "x", day.Add(-43 * time.Hour), 2, []string{"y", "z", "x", "w"}},
+		{"one day earlier than stored", "x", day.Add(-10 * time.Hour), 1, []string{"y", "x", "z", "w"}},
+		{"before every other", "x", day.Add(-70 * time.Hour), 3, []string{"y", "z", "w", "x"}},
+		{"back on its key day", "x", day.Add(time.Hour), 0, []string{"y", "x", "z", "w"}},
+		{"after its key day", "x", day.Add(26 * time.Hour), 0, []string{"x", "y", "z", "w"}},
+		{"earlier again, a tie with y, greater ID first", "x", day.Add(3 * time.Hour), 1, []string{"y", "x", "z", "w"}},
+	} {
+		if step.id != "" {
+			save(step.id, step.at)
+		}
+		if lag := keyLag("x"); lag != step.lag {
+			t.Errorf("%s: x's key lag %d days, want %d", step.name, lag, step.lag)
+		}
+		for limit := 0; limit <= 4; limit++ {
+			want := step.want
+			if limit > 0 {
+				want = want[:limit]
+			}
+			if got := storyIDs(topicStories(t, db, "go", limit)); !slices.Equal(got, want) {
+				t.Errorf("%s: TopicStories(%d) = %v, want %v", step.name, limit, got, want)
+			}
+		}
+	}
+	// A key lag longer than maxKeyLag moves the entries instead.
+	save("y", day.Add(-(maxKeyLag+2)*topicDay))
+	if lag := keyLag("y"); lag != 0 {
+		t.Errorf("y moved back %d days: key lag %d, want 0", maxKeyLag+2, lag)
+	}
+	if got, want := storyIDs(topicStories(t, db, "go", 0)), []string{"x", "z", "w", "y"}; !slices.Equal(got, want) {
+		t.Errorf("after y moved far back: %v, want %v", got, want)
+	}
+}
+
 func TestItemMovesBetweenTopics(t *testing.T) {
 	ctx := context.Background()
 	db := openTestDB(t)

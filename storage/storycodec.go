@@ -2,6 +2,7 @@ package storage
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -9,7 +10,8 @@ import (
 // The binary story codec (version 2, as for items and states): the
 // members, each its source, ID, times in time.Time's binary form and
 // topics, then the absorbed story IDs, then the story's sequence number
-// (a uvarint; records written before schema 4 end without it); lists are
+// (a uvarint; records written before schema 4 end without it), then its
+// KeyLag when not 0 (a uvarint; schema 6 on); lists are
 // prefixed with their length. Storing an item reads its story's record and writes it back,
 // inside the single write transaction, so on a cold poll JSON cost a
 // second of the writer's time at 2,000 sources. Records of the JSON codec
@@ -28,7 +30,7 @@ func encodeStory(r *storyRecord) ([]byte, error) {
 	for _, a := range r.Absorbed {
 		size += len(a) + 2
 	}
-	size += uvarintSize(r.Seq)
+	size += uvarintSize(r.Seq) + uvarintSize(r.KeyLag)
 	b := make([]byte, 0, size)
 	b = append(b, codecBinary)
 	b = binary.AppendUvarint(b, uint64(len(r.Members)))
@@ -45,7 +47,11 @@ func encodeStory(r *storyRecord) ([]byte, error) {
 		b = appendStrings(b, m.Topics)
 	}
 	b = appendStrings(b, r.Absorbed)
-	return binary.AppendUvarint(b, r.Seq), nil
+	b = binary.AppendUvarint(b, r.Seq)
+	if r.KeyLag > 0 {
+		b = binary.AppendUvarint(b, r.KeyLag)
+	}
+	return b, nil
 }
 
 func decodeStory(b []byte) (*storyRecord, error) {
@@ -83,6 +89,12 @@ func readStoryRecord(payload string) (*storyRecord, error) {
 	st.Absorbed = r.strs()
 	if r.s != "" {
 		st.Seq = r.uvarint()
+	}
+	if r.s != "" {
+		// Written only when not 0: a 0 is a byte too many.
+		if st.KeyLag = r.uvarint(); st.KeyLag == 0 {
+			r.fail(errors.New("trailing bytes in story record"))
+		}
 	}
 	if err := r.end("story record"); err != nil {
 		return nil, err

@@ -23,7 +23,7 @@ func testStory() *storyRecord {
 // sameStory compares records member by member, times as instants with
 // their offsets (a decoded zone has no name).
 func sameStory(a, b *storyRecord) bool {
-	if len(a.Members) != len(b.Members) || !slices.Equal(a.Absorbed, b.Absorbed) || a.Seq != b.Seq {
+	if len(a.Members) != len(b.Members) || !slices.Equal(a.Absorbed, b.Absorbed) || a.Seq != b.Seq || a.KeyLag != b.KeyLag {
 		return false
 	}
 	for i := range a.Members {
@@ -50,6 +50,7 @@ func TestStoryCodecRoundTrip(t *testing.T) {
 	}{
 		{"members, topics and absorbed stories", testStory()},
 		{"no members", &storyRecord{}},
+		{"a key lag", func() *storyRecord { r := testStory(); r.KeyLag = 2; return r }()},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

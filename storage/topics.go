@@ -364,7 +364,7 @@ func syncTopics(ctx context.Context, tx *bolt.Tx, topics []aggregator.TopicMembe
 		pub, _, topics := r.derived()
 		for _, t := range rebuild {
 			if slices.Contains(topics, t.Name) {
-				index[t.Name] = append(index[t.Name], topicKey(pub, r.Seq))
+				index[t.Name] = append(index[t.Name], topicKey(r.keyDay(pub), r.Seq))
 			}
 		}
 	}
