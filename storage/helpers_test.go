@@ -209,7 +209,9 @@ func checkStoreIndexes(tx *bolt.Tx) error {
 		pub, _, topics := r.derived()
 		// The key day is the stored one: the items do not tell it.
 		key := string(topicKey((&storyRecord{KeyLag: lags[id]}).keyDay(pub), seqs[id]))
-		wantOrder[string(storyOrderKey(seqs[id]))] = string(storyOrderValue(pub, id))
+		if len(topics) > 0 {
+			wantOrder[string(storyOrderKey(seqs[id]))] = string(storyOrderValue(pub, id))
+		}
 		for _, t := range topics {
 			if wantTopic[t] == nil {
 				wantTopic[t] = map[string]bool{}

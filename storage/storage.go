@@ -39,7 +39,7 @@ var (
 	bucketStoryAlias = []byte("story_alias")   // ID of a story absorbed into another → the surviving story's ID
 	bucketTopicCount = []byte("topic_counts")  // topic name → uint64 count of its index's stories
 	bucketSourceDesc = []byte("topic_sources") // source name → its description (aggregator.SourceMembership) as the topics were last matched with
-	bucketStoryOrder = []byte("story_order")   // story number → time key of the story's Published + its ID
+	bucketStoryOrder = []byte("story_order")   // number of a story in a topic → time key of the story's Published + its ID
 
 	// Schema 2's title and band story indexes, which schema 3 keeps in
 	// memory (see recentIndex); the migration drops them.

@@ -201,15 +201,12 @@ func putStory(tx *bolt.Tx, id string, old, next *storyRecord, changed topicChang
 	}
 	var newKey, newOrder []byte
 	var newTopics []string
-	stories, order := tx.Bucket(bucketStories), tx.Bucket(bucketStoryOrder)
+	stories := tx.Bucket(bucketStories)
 	if len(next.Members) == 0 {
 		if err := stories.Delete([]byte(id)); err != nil {
 			return err
 		}
 		if old != nil {
-			if err := order.Delete(storyOrderKey(old.Seq)); err != nil {
-				return err
-			}
 			aliases := tx.Bucket(bucketStoryAlias)
 			for _, a := range old.Absorbed {
 				if err := aliases.Delete([]byte(a)); err != nil {
@@ -242,17 +239,21 @@ func putStory(tx *bolt.Tx, id string, old, next *storyRecord, changed topicChang
 		if err := stories.Put([]byte(id), b); err != nil {
 			return err
 		}
-		if old != nil && len(old.Members) > 0 && old.Seq != next.Seq {
-			if err := order.Delete(storyOrderKey(old.Seq)); err != nil {
-				return err
-			}
+	}
+	// Only a story in a topic has an order entry: one in none is never
+	// listed, and costs no write there.
+	order := tx.Bucket(bucketStoryOrder)
+	renumbered := old == nil || old.Seq != next.Seq
+	if len(oldTopics) > 0 && (len(newTopics) == 0 || renumbered) {
+		if err := order.Delete(storyOrderKey(old.Seq)); err != nil {
+			return err
 		}
-		if !bytes.Equal(oldOrder, newOrder) || old == nil || old.Seq != next.Seq {
-			// New stories are numbered in order: appended.
-			order.FillPercent = storyOrderFill
-			if err := order.Put(storyOrderKey(next.Seq), newOrder); err != nil {
-				return err
-			}
+	}
+	if len(newTopics) > 0 && (len(oldTopics) == 0 || renumbered || !bytes.Equal(oldOrder, newOrder)) {
+		// New stories are numbered in order: appended.
+		order.FillPercent = storyOrderFill
+		if err := order.Put(storyOrderKey(next.Seq), newOrder); err != nil {
+			return err
 		}
 	}
 	// A story whose key day stays keeps its topic keys: only its order
@@ -859,6 +860,9 @@ func migrateV5(tx *bolt.Tx) error {
 	order.FillPercent = storyOrderFill
 	index := map[string][][]byte{} // topic → its keys
 	for _, s := range all {
+		if len(s.topics) == 0 {
+			continue // a story in no topic has no order entry
+		}
 		if err := order.Put(storyOrderKey(s.seq), s.order); err != nil {
 			return err
 		}

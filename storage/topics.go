@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -338,6 +339,11 @@ func syncTopics(ctx context.Context, tx *bolt.Tx, topics []aggregator.TopicMembe
 	}
 	var storyWrites []storyWrite
 	index := make(map[string][][]byte, len(rebuild)) // rebuilt topic → its index keys
+	type orderEntry struct {
+		seq   uint64
+		value []byte
+	}
+	var order []orderEntry // of every story in a topic, rebuilt or not
 	sc := tx.Bucket(bucketStories).Cursor()
 	for k, v := sc.First(); k != nil; k, v = sc.Next() {
 		r, err := decodeStory(v)
@@ -362,6 +368,9 @@ func syncTopics(ctx context.Context, tx *bolt.Tx, topics []aggregator.TopicMembe
 			return nil, fmt.Errorf("story %q has no sequence number", k)
 		}
 		pub, _, topics := r.derived()
+		if len(topics) > 0 {
+			order = append(order, orderEntry{r.Seq, storyOrderValue(pub, string(k))})
+		}
 		for _, t := range rebuild {
 			if slices.Contains(topics, t.Name) {
 				index[t.Name] = append(index[t.Name], topicKey(r.keyDay(pub), r.Seq))
@@ -370,6 +379,23 @@ func syncTopics(ctx context.Context, tx *bolt.Tx, topics []aggregator.TopicMembe
 	}
 	for _, w := range storyWrites {
 		if err := tx.Bucket(bucketStories).Put(w.id, w.val); err != nil {
+			return nil, err
+		}
+	}
+	// A story in a topic has an order entry, one in none has not: the
+	// order index is rebuilt for the stories' new topics. The cursor
+	// walked stories by ID; the entries go in by number, appended.
+	if err := tx.DeleteBucket(bucketStoryOrder); err != nil {
+		return nil, fmt.Errorf("drop bucket %s: %w", bucketStoryOrder, err)
+	}
+	ob, err := tx.CreateBucket(bucketStoryOrder)
+	if err != nil {
+		return nil, fmt.Errorf("create bucket %s: %w", bucketStoryOrder, err)
+	}
+	ob.FillPercent = storyOrderFill
+	slices.SortFunc(order, func(a, b orderEntry) int { return cmp.Compare(a.seq, b.seq) })
+	for _, e := range order {
+		if err := ob.Put(storyOrderKey(e.seq), e.value); err != nil {
 			return nil, err
 		}
 	}
