@@ -29,7 +29,7 @@ var (
 	bucketMeta       = []byte("meta")          // "schema" → uint32
 	bucketItems      = []byte("items")         // item key → item record
 	bucketPublished  = []byte("published")     // day of Published + time key of FirstSeen + item key → time key of Published; retention index
-	bucketTopics     = []byte("topics")        // one nested bucket per topic: topicKey (day of the story's Published, its number) → empty
+	bucketTopics     = []byte("topics")        // one nested bucket per topic: topicKey (the story's key day, its number) → empty
 	bucketTopicFP    = []byte("topic_fp")      // topic name → fingerprint
 	bucketStates     = []byte("states")        // source → state record
 	bucketCounts     = []byte("counts")        // source → uint64 item count

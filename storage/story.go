@@ -563,7 +563,8 @@ type storyOrderReader struct {
 	key  [8]byte
 }
 
-// storyOrderSteps is how many entries get steps back before it seeks.
+// storyOrderSteps is how many entries get steps back over before it
+// seeks.
 const storyOrderSteps = 8
 
 // get returns the value for story number seq, nil if there is none.
@@ -792,8 +793,8 @@ func migrateV3(tx *bolt.Tx) error {
 	if err != nil {
 		return err
 	}
-	// In order of publication, numbers and days both grow: each index is
-	// written by appending.
+	// In order of publication, numbers grow with days: the topic indexes
+	// migrateV5 builds are written by appending.
 	slices.SortFunc(all, func(a, b story) int {
 		if c := a.pub.Compare(b.pub); c != 0 {
 			return c
@@ -821,9 +822,10 @@ func migrateV3(tx *bolt.Tx) error {
 }
 
 // migrateV5 turns a schema 5 database into schema 6: the story order index
-// is built from the story records, and the topic indexes are rebuilt keyed
-// by day and story number only, with empty values (see topicKey), and
-// their counts taken again.
+// is built from the records of the stories in a topic, and the topic
+// indexes are rebuilt keyed by day and story number only, with empty
+// values (see topicKey), and their counts taken again. Schema 5's records
+// have no KeyLag: their key day is the day of their Published.
 func migrateV5(tx *bolt.Tx) error {
 	type story struct {
 		seq    uint64

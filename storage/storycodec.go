@@ -11,12 +11,12 @@ import (
 // members, each its source, ID, times in time.Time's binary form and
 // topics, then the absorbed story IDs, then the story's sequence number
 // (a uvarint; records written before schema 4 end without it), then its
-// KeyLag when not 0 (a uvarint; schema 6 on); lists are
-// prefixed with their length. Storing an item reads its story's record and writes it back,
-// inside the single write transaction, so on a cold poll JSON cost a
-// second of the writer's time at 2,000 sources. Records of the JSON codec
-// (version 1) are still read, and rewritten in this codec when their
-// story next changes.
+// KeyLag when not 0 (a uvarint; schema 6 on); lists are prefixed with
+// their length. Storing an item reads its story's record and writes it
+// back, inside the single write transaction, so on a cold poll JSON cost
+// a second of the writer's time at 2,000 sources. Records of the JSON
+// codec (version 1) are still read, and rewritten in this codec when
+// their story next changes.
 
 func encodeStory(r *storyRecord) ([]byte, error) {
 	size := 16
