@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -939,5 +940,117 @@ func TestOpenReadOnly(t *testing.T) {
 	}
 	if err := r2.SaveState(t.Context(), aggregator.SourceState{Source: "s"}); err == nil {
 		t.Error("a write through a read-only database succeeded")
+	}
+}
+
+// TestTopicStoriesRandomHistory saves, re-dates and re-topics the members
+// of three-member stories at random, over a week of Published either way
+// of their key days, and prunes now and then. After every step each
+// topic lists, for every limit tried, what a model of the stories says:
+// its stories by their earliest live member's Published, latest first,
+// ties to the greater ID. (The store's cleanup then checks every index.)
+func TestTopicStoriesRandomHistory(t *testing.T) {
+	ctx := context.Background()
+	for seed := range uint64(4) {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			r := rand.New(rand.NewPCG(seed, 11))
+			db := openTestDB(t)
+			day := t0.Truncate(topicDay)
+			const items = 30
+			storyOf := func(id string) string {
+				var n int
+				fmt.Sscanf(id, "i%d", &n)
+				return fmt.Sprintf("s%02d", n/3)
+			}
+			type member struct {
+				pub    time.Time
+				topics []string
+				dead   bool // pruned: its tombstone keeps it out
+			}
+			model := map[string]*member{}
+			topics := []string{"a", "b", "c"}
+			for step := range 150 {
+				if step%25 == 24 {
+					cutoff := day.Add(time.Duration(r.IntN(72)-96) * time.Hour)
+					if _, err := db.Prune(ctx, cutoff); err != nil {
+						t.Fatal(err)
+					}
+					for _, m := range model {
+						if m.pub.Before(cutoff) {
+							m.dead = true
+						}
+					}
+				} else {
+					id := fmt.Sprintf("i%02d", r.IntN(items))
+					if m := model[id]; m != nil && m.dead {
+						continue
+					}
+					pub := day.Add(time.Duration(r.IntN(7*24*60)-4*24*60) * time.Minute)
+					var its []string
+					for _, tp := range topics {
+						if r.IntN(3) == 0 {
+							its = append(its, tp)
+						}
+					}
+					up := feed("src-"+id, mkItem(id, pub, "h", its...))
+					up.Cluster = func(it *aggregator.Item, _ aggregator.StoryLookup) error {
+						it.StoryID = storyOf(it.ID)
+						return nil
+					}
+					if _, err := db.SaveFeed(ctx, up); err != nil {
+						t.Fatal(err)
+					}
+					model[id] = &member{pub: pub, topics: its}
+				}
+				// What the model says each topic lists.
+				type story struct {
+					id  string
+					pub time.Time
+				}
+				stories := map[string]*story{}
+				in := map[string]map[string]bool{} // topic → story IDs
+				for id, m := range model {
+					if m.dead {
+						continue
+					}
+					s := stories[storyOf(id)]
+					if s == nil {
+						s = &story{id: storyOf(id), pub: m.pub}
+						stories[s.id] = s
+					}
+					if m.pub.Before(s.pub) {
+						s.pub = m.pub
+					}
+					for _, tp := range m.topics {
+						if in[tp] == nil {
+							in[tp] = map[string]bool{}
+						}
+						in[tp][s.id] = true
+					}
+				}
+				for _, tp := range topics {
+					var want []string
+					for id := range in[tp] {
+						want = append(want, id)
+					}
+					slices.SortFunc(want, func(a, b string) int {
+						if c := stories[b].pub.Compare(stories[a].pub); c != 0 {
+							return c
+						}
+						return strings.Compare(b, a)
+					})
+					for _, limit := range []int{0, 1, 3, 7} {
+						w := want
+						if limit > 0 && len(w) > limit {
+							w = w[:limit]
+						}
+						got := storyIDs(topicStories(t, db, tp, limit))
+						if !slices.Equal(got, w) && !(len(got) == 0 && len(w) == 0) {
+							t.Fatalf("step %d: topic %s, limit %d: %v, want %v", step, tp, limit, got, w)
+						}
+					}
+				}
+			}
+		})
 	}
 }

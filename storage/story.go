@@ -126,16 +126,15 @@ func (r *storyRecord) clone() *storyRecord {
 	return &storyRecord{Members: slices.Clone(r.Members), Absorbed: slices.Clone(r.Absorbed), Seq: r.Seq, KeyLag: r.KeyLag}
 }
 
-// setMember adds or replaces the member for it.
+// setMember adds or replaces the member for it, keeping the members in
+// order (a replaced member's Published may have moved).
 func (r *storyRecord) setMember(it *aggregator.Item) {
 	m := storyMember{Source: it.Source, ID: it.ID, Published: it.Published, Updated: it.Updated, Topics: it.Topics}
-	for i := range r.Members {
-		if r.Members[i].Source == it.Source && r.Members[i].ID == it.ID {
-			r.Members[i] = m
-			return
-		}
+	if i := slices.IndexFunc(r.Members, func(o storyMember) bool { return o.Source == it.Source && o.ID == it.ID }); i >= 0 {
+		r.Members[i] = m
+	} else {
+		r.Members = append(r.Members, m)
 	}
-	r.Members = append(r.Members, m)
 	r.sortMembers()
 }
 
