@@ -509,35 +509,29 @@ func unnumberStories(tx *bolt.Tx) error {
 	type story struct {
 		id  []byte
 		rec []byte
-		key []byte
 	}
 	var all []story
-	topicsOf := map[string][]string{}
+	index := map[string][]indexEntry{}
 	err := tx.Bucket(bucketStories).ForEach(func(k, v []byte) error {
 		r, err := decodeStory(v)
 		if err != nil {
 			return err
 		}
-		r.Seq = 0
+		r.Seq, r.KeyLag = 0, 0
 		b, err := encodeStory(r)
 		if err != nil {
 			return err
 		}
 		pub, _, topics := r.derived()
-		all = append(all, story{bytes.Clone(k), b[:len(b)-1], indexKey(pub, k)}) // drop the uvarint 0
-		topicsOf[string(k)] = topics
+		all = append(all, story{bytes.Clone(k), b[:len(b)-1]}) // drop the uvarint 0
+		for _, t := range topics {
+			index[t] = append(index[t], indexEntry{indexKey(pub, k), nil})
+		}
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	if _, err := dropTopicIndexes(tx); err != nil {
-		return err
-	}
-	if err := tx.DeleteBucket(bucketStoryOrder); err != nil {
-		return err
-	}
-	topics := tx.Bucket(bucketTopics)
 	if err := tx.Bucket(bucketStories).SetSequence(0); err != nil {
 		return err
 	}
@@ -545,17 +539,8 @@ func unnumberStories(tx *bolt.Tx) error {
 		if err := tx.Bucket(bucketStories).Put(s.id, s.rec); err != nil {
 			return err
 		}
-		for _, t := range topicsOf[string(s.id)] {
-			tb, err := topics.CreateBucketIfNotExists([]byte(t))
-			if err != nil {
-				return err
-			}
-			if err := tb.Put(s.key, nil); err != nil {
-				return err
-			}
-		}
 	}
-	return nil
+	return replaceTopicIndexes(tx, index)
 }
 
 // unorderStories turns the topic indexes of a current store into those
@@ -563,8 +548,7 @@ func unnumberStories(tx *bolt.Tx) error {
 // its ID, with the time key of its Published as the value, and no story
 // order index.
 func unorderStories(tx *bolt.Tx) error {
-	type entry struct{ key, value []byte }
-	index := map[string][]entry{}
+	index := map[string][]indexEntry{}
 	err := tx.Bucket(bucketStories).ForEach(func(k, v []byte) error {
 		r, err := decodeStory(v)
 		if err != nil {
@@ -575,13 +559,22 @@ func unorderStories(tx *bolt.Tx) error {
 		key := binary.BigEndian.AppendUint64(day[:], r.Seq)
 		key = append(key, k...)
 		for _, t := range topics {
-			index[t] = append(index[t], entry{key, timeKeyBytes(pub)})
+			index[t] = append(index[t], indexEntry{key, timeKeyBytes(pub)})
 		}
 		return nil
 	})
 	if err != nil {
 		return err
 	}
+	return replaceTopicIndexes(tx, index)
+}
+
+// indexEntry is an entry of a topic index as an older layout had it.
+type indexEntry struct{ key, value []byte }
+
+// replaceTopicIndexes drops the topic indexes and the story order index,
+// and writes index (topic → its entries) as the topic indexes.
+func replaceTopicIndexes(tx *bolt.Tx, index map[string][]indexEntry) error {
 	if _, err := dropTopicIndexes(tx); err != nil {
 		return err
 	}

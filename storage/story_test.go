@@ -654,6 +654,49 @@ func TestMigrateV1(t *testing.T) {
 	}
 }
 
+// saveMigrationStories stores six one-item stories over four days, not
+// in order of time, in topics go (all) and rust (a and b), for the
+// migration tests. It returns the items' times and what each topic lists.
+func saveMigrationStories(t *testing.T, db *DB) (items map[string]time.Time, lists map[string][]string) {
+	t.Helper()
+	day := t0.Truncate(topicDay)
+	items = map[string]time.Time{
+		"a": day.Add(-30 * time.Hour), "b": day.Add(2 * time.Hour), "c": day.Add(9 * time.Hour),
+		"d": day.Add(2 * time.Hour), "e": day.Add(-3 * time.Hour), "f": day.Add(50 * time.Hour),
+	}
+	for _, id := range []string{"f", "c", "a", "e", "b", "d"} {
+		topics := []string{"go"}
+		if id < "c" {
+			topics = append(topics, "rust")
+		}
+		if _, err := db.SaveFeed(context.Background(), feed("src-"+id, mkItem(id, items[id], "h", topics...))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lists = map[string][]string{}
+	for _, topic := range []string{"go", "rust"} {
+		lists[topic] = storyIDs(topicStories(t, db, topic, 0))
+	}
+	return items, lists
+}
+
+// checkTopicLists checks that each topic of want lists its stories in
+// db, for every limit up to their number (0 for all).
+func checkTopicLists(t *testing.T, db *DB, want map[string][]string, when string) {
+	t.Helper()
+	for topic, ids := range want {
+		for limit := 0; limit <= len(ids); limit++ {
+			wantIDs := ids
+			if limit > 0 {
+				wantIDs = ids[:limit]
+			}
+			if got := storyIDs(topicStories(t, db, topic, limit)); !slices.Equal(got, wantIDs) {
+				t.Errorf("%s %s, limit %d = %v, want %v", topic, when, limit, got, wantIDs)
+			}
+		}
+	}
+}
+
 // TestMigrateV3 opens a schema 3 store (topic indexes keyed by time,
 // stories unnumbered): read-only it lists topics by time; writable, it
 // numbers every story in order of publication and rekeys the indexes
@@ -666,24 +709,7 @@ func TestMigrateV3(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	day := t0.Truncate(topicDay)
-	items := map[string]time.Time{
-		"a": day.Add(-30 * time.Hour), "b": day.Add(2 * time.Hour), "c": day.Add(9 * time.Hour),
-		"d": day.Add(2 * time.Hour), "e": day.Add(-3 * time.Hour), "f": day.Add(50 * time.Hour),
-	}
-	for _, id := range []string{"f", "c", "a", "e", "b", "d"} { // not in order of time
-		topics := []string{"go"}
-		if id < "c" {
-			topics = append(topics, "rust")
-		}
-		if _, err := db.SaveFeed(ctx, feed("src-"+id, mkItem(id, items[id], "h", topics...))); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want := map[string][]string{}
-	for _, topic := range []string{"go", "rust"} {
-		want[topic] = storyIDs(topicStories(t, db, topic, 0))
-	}
+	items, want := saveMigrationStories(t, db)
 	rewriteAs(t, db, 3, func(tx *bolt.Tx) error {
 		return unnumberStories(tx)
 	})
@@ -692,25 +718,11 @@ func TestMigrateV3(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for topic, ids := range want {
-		if got := storyIDs(topicStories(t, ro, topic, 0)); !slices.Equal(got, ids) {
-			t.Errorf("%s on the unmigrated read-only store = %v, want %v", topic, got, ids)
-		}
-	}
+	checkTopicLists(t, ro, want, "on the unmigrated read-only store")
 	ro.Close()
 
 	db = openAt(t, path, Options{Now: func() time.Time { return t0 }})
-	for topic, ids := range want {
-		for limit := 0; limit <= len(ids); limit++ {
-			wantIDs := ids
-			if limit > 0 {
-				wantIDs = ids[:limit]
-			}
-			if got := storyIDs(topicStories(t, db, topic, limit)); !slices.Equal(got, wantIDs) {
-				t.Errorf("%s after migration, limit %d = %v, want %v", topic, limit, got, wantIDs)
-			}
-		}
-	}
+	checkTopicLists(t, db, want, "after migration")
 	// Numbered in order of publication: oldest first.
 	err = db.bolt.View(func(tx *bolt.Tx) error {
 		var prev time.Time
@@ -761,23 +773,7 @@ func TestMigrateV5(t *testing.T) {
 		t.Fatal(err)
 	}
 	day := t0.Truncate(topicDay)
-	items := map[string]time.Time{
-		"a": day.Add(-30 * time.Hour), "b": day.Add(2 * time.Hour), "c": day.Add(9 * time.Hour),
-		"d": day.Add(2 * time.Hour), "e": day.Add(-3 * time.Hour), "f": day.Add(50 * time.Hour),
-	}
-	for _, id := range []string{"f", "c", "a", "e", "b", "d"} { // not in order of time
-		topics := []string{"go"}
-		if id < "c" {
-			topics = append(topics, "rust")
-		}
-		if _, err := db.SaveFeed(ctx, feed("src-"+id, mkItem(id, items[id], "h", topics...))); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want := map[string][]string{}
-	for _, topic := range []string{"go", "rust"} {
-		want[topic] = storyIDs(topicStories(t, db, topic, 0))
-	}
+	_, want := saveMigrationStories(t, db)
 	if !slices.Equal(want["go"], []string{"f", "c", "d", "b", "e", "a"}) {
 		t.Fatalf("go before the rewrite = %v", want["go"])
 	}
@@ -790,28 +786,14 @@ func TestMigrateV5(t *testing.T) {
 	if ro.schema != 5 {
 		t.Errorf("read-only open: schema %d, want 5", ro.schema)
 	}
-	for topic, ids := range want {
-		if got := storyIDs(topicStories(t, ro, topic, 0)); !slices.Equal(got, ids) {
-			t.Errorf("%s on the unmigrated read-only store = %v, want %v", topic, got, ids)
-		}
-	}
+	checkTopicLists(t, ro, want, "on the unmigrated read-only store")
 	ro.Close()
 
 	db = openAt(t, path, Options{Now: func() time.Time { return t0 }}) // cleanup checks every index
 	if db.schema != schemaVersion {
 		t.Errorf("schema after migration %d", db.schema)
 	}
-	for topic, ids := range want {
-		for limit := 0; limit <= len(ids); limit++ {
-			wantIDs := ids
-			if limit > 0 {
-				wantIDs = ids[:limit]
-			}
-			if got := storyIDs(topicStories(t, db, topic, limit)); !slices.Equal(got, wantIDs) {
-				t.Errorf("%s after migration, limit %d = %v, want %v", topic, limit, got, wantIDs)
-			}
-		}
-	}
+	checkTopicLists(t, db, want, "after migration")
 	if n, err := db.TopicItemCount(ctx, "rust"); err != nil || n != 2 {
 		t.Errorf("TopicItemCount(rust) after migration = %d, %v; want 2", n, err)
 	}
