@@ -190,7 +190,10 @@ func putStory(tx *bolt.Tx, id string, old, next *storyRecord, changed topicChang
 		var pub time.Time
 		pub, _, oldTopics = old.derived()
 		oldDay = old.keyDay(pub)
-		oldKey, oldOrder = topicKey(oldDay, old.Seq), storyOrderValue(pub, id)
+		oldKey = topicKey(oldDay, old.Seq)
+		if len(oldTopics) > 0 {
+			oldOrder = storyOrderValue(pub, id)
+		}
 	} else if len(next.Members) > 0 {
 		// A new story whose id was absorbed before (its founder came back
 		// after its tombstone expired): the id is a story again.
@@ -230,7 +233,10 @@ func putStory(tx *bolt.Tx, id string, old, next *storyRecord, changed topicChang
 				next.KeyLag = uint64(lag)
 			}
 		}
-		newKey, newOrder = topicKey(next.keyDay(pub), next.Seq), storyOrderValue(pub, id)
+		newKey = topicKey(next.keyDay(pub), next.Seq)
+		if len(newTopics) > 0 {
+			newOrder = storyOrderValue(pub, id)
+		}
 		b, err := encodeStory(next)
 		if err != nil {
 			return err

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -763,8 +764,8 @@ func TestMigrateV3(t *testing.T) {
 // before; writable, it builds the story order index and rekeys the topic
 // indexes (the cleanup checks every entry and count), and the topics list
 // the same stories in the same order, also after a story's time moves. A
-// story record that cannot be read fails the migration, naming the story,
-// and leaves the store at schema 5.
+// story record that cannot be read, or one without a number, fails the
+// migration, naming the story, and leaves the store at schema 5.
 func TestMigrateV5(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "v5.db")
@@ -811,42 +812,64 @@ func TestMigrateV5(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	db, err = Open(path, Options{Now: func() time.Time { return t0 }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rewriteAs(t, db, 5, func(tx *bolt.Tx) error {
-		if err := unorderStories(tx); err != nil {
-			return err
+	// A story record that cannot be read, or a story without a number
+	// (which only a damaged store holds), fails the migration.
+	for _, tt := range []struct {
+		name, want string
+		damage     func(r *storyRecord) []byte
+	}{
+		{"corrupt", `story "b"`, func(*storyRecord) []byte { return []byte{codecBinary, 0xff} }},
+		{"unnumbered", `story "b" has no sequence number`, func(r *storyRecord) []byte {
+			r.Seq = 0
+			b, _ := encodeStory(r)
+			return b
+		}},
+	} {
+		path := filepath.Join(t.TempDir(), tt.name+".db")
+		db, err := Open(path, Options{Now: func() time.Time { return t0 }})
+		if err != nil {
+			t.Fatal(err)
 		}
-		return tx.Bucket(bucketStories).Put([]byte("b"), []byte{codecBinary, 0xff})
-	})
-	if _, err := Open(path, Options{}); err == nil || !strings.Contains(err.Error(), "migrate schema 5 to 6") || !strings.Contains(err.Error(), `story "b"`) {
-		t.Errorf("Open of a store with a corrupt story: %v, want the migration's error naming the story", err)
-	}
-	ro, err = Open(path, Options{ReadOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ro.Close()
-	if ro.schema != 5 {
-		t.Errorf("the failed migration left schema %d", ro.schema)
-	}
-	err = ro.bolt.View(func(tx *bolt.Tx) error {
-		if tx.Bucket(bucketStoryOrder) != nil {
-			return errors.New("the failed migration left a story order index")
+		saveMigrationStories(t, db)
+		rewriteAs(t, db, 5, func(tx *bolt.Tx) error {
+			if err := unorderStories(tx); err != nil {
+				return err
+			}
+			r, err := getStory(tx, "b")
+			if err != nil {
+				return err
+			}
+			return tx.Bucket(bucketStories).Put([]byte("b"), tt.damage(r))
+		})
+		if _, err := Open(path, Options{}); err == nil || !strings.Contains(err.Error(), "migrate schema 5 to 6") || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("Open of a store with a %s story: %v, want the migration's error with %q", tt.name, err, tt.want)
 		}
-		return nil
-	})
-	if err != nil {
-		t.Error(err)
+		ro, err := Open(path, Options{ReadOnly: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ro.schema != 5 {
+			t.Errorf("%s: the failed migration left schema %d", tt.name, ro.schema)
+		}
+		err = ro.bolt.View(func(tx *bolt.Tx) error {
+			if tx.Bucket(bucketStoryOrder) != nil {
+				return errors.New("the failed migration left a story order index")
+			}
+			return nil
+		})
+		if err != nil {
+			t.Errorf("%s: %v", tt.name, err)
+		}
+		ro.Close()
 	}
 }
 
 // TestTopicIndexCorruptStories: a story record that cannot be decoded
 // fails schema 4's migration, naming the story, and leaves the store as
 // it was; a story without a number (which only a damaged store holds)
-// fails a topic rebuild instead of being indexed wrongly.
+// fails a topic rebuild instead of being indexed wrongly; a malformed
+// topic index entry, or a story order entry missing or malformed, fails
+// the listing instead of listing a wrong story.
 func TestTopicIndexCorruptStories(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "corrupt.db")
@@ -923,6 +946,32 @@ func TestTopicIndexCorruptStories(t *testing.T) {
 	err = db.bolt.Update(func(tx *bolt.Tx) error { return topicBucket(tx, "go").Delete([]byte("short")) })
 	if err != nil {
 		t.Fatal(err)
+	}
+
+	// A story order entry that is missing or too short fails the listing
+	// too, naming the story's number.
+	var saved []byte
+	for _, tt := range []struct {
+		name, want string
+		change     func(b *bolt.Bucket) error
+	}{
+		{"missing", "story number 1, which the story order index lacks", func(b *bolt.Bucket) error { return b.Delete(storyOrderKey(1)) }},
+		{"short", "malformed story order entry", func(b *bolt.Bucket) error { return b.Put(storyOrderKey(1), []byte("short")) }},
+	} {
+		err = db.bolt.Update(func(tx *bolt.Tx) error {
+			saved = bytes.Clone(tx.Bucket(bucketStoryOrder).Get(storyOrderKey(1)))
+			return tt.change(tx.Bucket(bucketStoryOrder))
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.TopicStories(ctx, "go", 10); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("TopicStories over a %s order entry: %v, want %q", tt.name, err, tt.want)
+		}
+		err = db.bolt.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketStoryOrder).Put(storyOrderKey(1), saved) })
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
