@@ -181,7 +181,8 @@ const maxKeyLag = 3650
 // when new) implied. A story without a sequence number (new, or stored
 // before schema 4) is given the next one; next's KeyLag is set here. Every
 // topic the story was or is in is recorded in changed, with the change to
-// its count.
+// its count. next is old's clone, changed, or a new record when old is
+// nil, so a stored story keeps its number.
 func putStory(tx *bolt.Tx, id string, old, next *storyRecord, changed topicChanges) error {
 	var oldKey, oldOrder []byte
 	var oldDay time.Time
@@ -227,7 +228,7 @@ func putStory(tx *bolt.Tx, id string, old, next *storyRecord, changed topicChang
 		var pub time.Time
 		pub, _, newTopics = next.derived()
 		next.KeyLag = 0
-		if oldKey != nil && old.Seq == next.Seq {
+		if oldKey != nil {
 			// Keep the key day if Published is now on it or before it.
 			if lag := oldDay.Sub(pub.Truncate(topicDay)) / topicDay; lag > 0 && lag <= maxKeyLag {
 				next.KeyLag = uint64(lag)
@@ -248,13 +249,12 @@ func putStory(tx *bolt.Tx, id string, old, next *storyRecord, changed topicChang
 	// Only a story in a topic has an order entry: one in none is never
 	// listed, and costs no write there.
 	order := tx.Bucket(bucketStoryOrder)
-	renumbered := old == nil || old.Seq != next.Seq
-	if len(oldTopics) > 0 && (len(newTopics) == 0 || renumbered) {
+	if len(oldTopics) > 0 && len(newTopics) == 0 {
 		if err := order.Delete(storyOrderKey(old.Seq)); err != nil {
 			return err
 		}
 	}
-	if len(newTopics) > 0 && (len(oldTopics) == 0 || renumbered || !bytes.Equal(oldOrder, newOrder)) {
+	if len(newTopics) > 0 && !bytes.Equal(oldOrder, newOrder) {
 		// New stories are numbered in order: appended.
 		order.FillPercent = storyOrderFill
 		if err := order.Put(storyOrderKey(next.Seq), newOrder); err != nil {
@@ -288,6 +288,43 @@ func putStory(tx *bolt.Tx, id string, old, next *storyRecord, changed topicChang
 // storyOrderFill is how full a split leaves the pages of the story order
 // index: new stories' numbers come last.
 const storyOrderFill = 0.9
+
+// orderEntry is a story's entry in the story order index: its number and
+// storyOrderValue.
+type orderEntry struct {
+	seq   uint64
+	value []byte
+}
+
+// writeStoryOrder replaces the story order index with entries, put in
+// order of number, so appended.
+func writeStoryOrder(tx *bolt.Tx, entries []orderEntry) error {
+	order, err := recreateBucket(tx, bucketStoryOrder, storyOrderFill)
+	if err != nil {
+		return err
+	}
+	slices.SortFunc(entries, func(a, b orderEntry) int { return cmp.Compare(a.seq, b.seq) })
+	for _, e := range entries {
+		if err := order.Put(storyOrderKey(e.seq), e.value); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// recreateBucket drops the top-level bucket name and creates it empty,
+// its pages split at fill, for a migration or rebuild to write afresh.
+func recreateBucket(tx *bolt.Tx, name []byte, fill float64) (*bolt.Bucket, error) {
+	if err := tx.DeleteBucket(name); err != nil {
+		return nil, fmt.Errorf("drop bucket %s: %w", name, err)
+	}
+	b, err := tx.CreateBucket(name)
+	if err != nil {
+		return nil, fmt.Errorf("create bucket %s: %w", name, err)
+	}
+	b.FillPercent = fill
+	return b, nil
+}
 
 // dropAlias removes the alias of id, if any, and its mention in the story
 // it names.
@@ -832,13 +869,8 @@ func migrateV3(tx *bolt.Tx) error {
 // values (see topicKey), and their counts taken again. Schema 5's records
 // have no KeyLag: their key day is the day of their Published.
 func migrateV5(tx *bolt.Tx) error {
-	type story struct {
-		seq    uint64
-		order  []byte
-		key    []byte
-		topics []string
-	}
-	var all []story
+	var order []orderEntry
+	index := map[string][][]byte{} // topic → its keys
 	err := tx.Bucket(bucketStories).ForEach(func(k, v []byte) error {
 		r, err := decodeStory(v)
 		if err != nil {
@@ -849,33 +881,21 @@ func migrateV5(tx *bolt.Tx) error {
 			return fmt.Errorf("story %q has no sequence number", k)
 		}
 		pub, _, topics := r.derived()
-		all = append(all, story{r.Seq, storyOrderValue(pub, string(k)), topicKey(r.keyDay(pub), r.Seq), topics})
+		if len(topics) == 0 {
+			return nil // a story in no topic has no order entry
+		}
+		order = append(order, orderEntry{r.Seq, storyOrderValue(pub, string(k))})
+		key := topicKey(r.keyDay(pub), r.Seq)
+		for _, t := range topics {
+			index[t] = append(index[t], key)
+		}
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	if err := tx.DeleteBucket(bucketStoryOrder); err != nil {
-		return fmt.Errorf("drop bucket %s: %w", bucketStoryOrder, err)
-	}
-	order, err := tx.CreateBucket(bucketStoryOrder)
-	if err != nil {
-		return fmt.Errorf("create bucket %s: %w", bucketStoryOrder, err)
-	}
-	// Put in number order, the entries are appended.
-	slices.SortFunc(all, func(a, b story) int { return cmp.Compare(a.seq, b.seq) })
-	order.FillPercent = storyOrderFill
-	index := map[string][][]byte{} // topic → its keys
-	for _, s := range all {
-		if len(s.topics) == 0 {
-			continue // a story in no topic has no order entry
-		}
-		if err := order.Put(storyOrderKey(s.seq), s.order); err != nil {
-			return err
-		}
-		for _, t := range s.topics {
-			index[t] = append(index[t], s.key)
-		}
+	if err := writeStoryOrder(tx, order); err != nil {
+		return err
 	}
 	names, err := dropTopicIndexes(tx)
 	if err != nil {
@@ -888,20 +908,8 @@ func migrateV5(tx *bolt.Tx) error {
 			}
 		}
 	}
-	topics := tx.Bucket(bucketTopics)
 	for t, keys := range index {
-		tb, err := topics.CreateBucket([]byte(t))
-		if err != nil {
-			return fmt.Errorf("topic %q: %w", t, err)
-		}
-		tb.FillPercent = topicIndexFill
-		slices.SortFunc(keys, bytes.Compare)
-		for _, k := range keys {
-			if err := tb.Put(k, nil); err != nil {
-				return err
-			}
-		}
-		if err := setTopicCount(tx, t, len(keys)); err != nil {
+		if err := writeTopicIndex(tx, t, keys); err != nil {
 			return err
 		}
 	}
@@ -926,15 +934,11 @@ func migrateV4(tx *bolt.Tx) error {
 	if err != nil {
 		return err
 	}
-	if err := tx.DeleteBucket(bucketPublished); err != nil {
-		return fmt.Errorf("drop bucket %s: %w", bucketPublished, err)
-	}
-	pub, err := tx.CreateBucket(bucketPublished)
-	if err != nil {
-		return fmt.Errorf("create bucket %s: %w", bucketPublished, err)
-	}
 	// Put in key order, the entries are appended.
-	pub.FillPercent = publishedIndexFill
+	pub, err := recreateBucket(tx, bucketPublished, publishedIndexFill)
+	if err != nil {
+		return err
+	}
 	slices.SortFunc(all, func(a, b entry) int { return bytes.Compare(a.key, b.key) })
 	for _, e := range all {
 		if err := pub.Put(e.key, e.value); err != nil {

@@ -2,7 +2,6 @@ package storage
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -92,6 +91,23 @@ func topicIndexPut(tx *bolt.Tx, topic string, key []byte, changed topicChanges) 
 	}
 	changed[topic]++
 	return nil
+}
+
+// writeTopicIndex creates topic's index, which must not exist, with keys
+// (sorted here, so appended: pages fill densely), and stores its count.
+func writeTopicIndex(tx *bolt.Tx, topic string, keys [][]byte) error {
+	tb, err := tx.Bucket(bucketTopics).CreateBucket([]byte(topic))
+	if err != nil {
+		return fmt.Errorf("topic %q: %w", topic, err)
+	}
+	tb.FillPercent = topicIndexFill
+	slices.SortFunc(keys, bytes.Compare)
+	for _, k := range keys {
+		if err := tb.Put(k, nil); err != nil {
+			return err
+		}
+	}
+	return setTopicCount(tx, topic, len(keys))
 }
 
 // topicIndexDelete removes key, which must be there, from topic's index,
@@ -339,11 +355,7 @@ func syncTopics(ctx context.Context, tx *bolt.Tx, topics []aggregator.TopicMembe
 	}
 	var storyWrites []storyWrite
 	index := make(map[string][][]byte, len(rebuild)) // rebuilt topic → its index keys
-	type orderEntry struct {
-		seq   uint64
-		value []byte
-	}
-	var order []orderEntry // of every story in a topic, rebuilt or not
+	var order []orderEntry                           // of every story in a topic, rebuilt or not
 	sc := tx.Bucket(bucketStories).Cursor()
 	for k, v := sc.First(); k != nil; k, v = sc.Next() {
 		r, err := decodeStory(v)
@@ -385,35 +397,11 @@ func syncTopics(ctx context.Context, tx *bolt.Tx, topics []aggregator.TopicMembe
 	// A story in a topic has an order entry, one in none has not: the
 	// order index is rebuilt for the stories' new topics. The cursor
 	// walked stories by ID; the entries go in by number, appended.
-	if err := tx.DeleteBucket(bucketStoryOrder); err != nil {
-		return nil, fmt.Errorf("drop bucket %s: %w", bucketStoryOrder, err)
-	}
-	ob, err := tx.CreateBucket(bucketStoryOrder)
-	if err != nil {
-		return nil, fmt.Errorf("create bucket %s: %w", bucketStoryOrder, err)
-	}
-	ob.FillPercent = storyOrderFill
-	slices.SortFunc(order, func(a, b orderEntry) int { return cmp.Compare(a.seq, b.seq) })
-	for _, e := range order {
-		if err := ob.Put(storyOrderKey(e.seq), e.value); err != nil {
-			return nil, err
-		}
+	if err := writeStoryOrder(tx, order); err != nil {
+		return nil, err
 	}
 	for _, t := range rebuild {
-		tb, err := topicsB.CreateBucket([]byte(t.Name))
-		if err != nil {
-			return nil, fmt.Errorf("topic %q: %w", t.Name, err)
-		}
-		// Keys arrive in story order; sorted appends fill pages densely.
-		keys := index[t.Name]
-		slices.SortFunc(keys, bytes.Compare)
-		tb.FillPercent = topicIndexFill
-		for _, k := range keys {
-			if err := tb.Put(k, nil); err != nil {
-				return nil, err
-			}
-		}
-		if err := setTopicCount(tx, t.Name, len(keys)); err != nil {
+		if err := writeTopicIndex(tx, t.Name, index[t.Name]); err != nil {
 			return nil, err
 		}
 	}
