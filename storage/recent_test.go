@@ -196,6 +196,38 @@ func TestRecentIndexAfterRestart(t *testing.T) {
 	}
 }
 
+// TestRecentIndexCoversOneWindowBack: loaded, the index reaches
+// recentKeep back, two story windows, so an item published up to one
+// window ago finds its candidates without extending it; an item
+// published before that extends it to its own window.
+func TestRecentIndexCoversOneWindowBack(t *testing.T) {
+	ctx := context.Background()
+	m := aggregator.NewStoryMerger(seedSources())
+	now := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
+	db := openAt(t, filepath.Join(t.TempDir(), "tributary.db"), Options{Now: func() time.Time { return now }})
+	steps := []struct {
+		name        string
+		published   time.Time
+		wantHorizon time.Time
+	}{
+		{"an hour old (loads the index)", now.Add(-time.Hour), now.Add(-2 * aggregator.StoryWindow)},
+		{"one window old", now.Add(-aggregator.StoryWindow), now.Add(-2 * aggregator.StoryWindow)},
+		{"an hour more", now.Add(-aggregator.StoryWindow - time.Hour), now.Add(-2*aggregator.StoryWindow - time.Hour)},
+	}
+	for i, step := range steps {
+		id := fmt.Sprintf("item%d", i)
+		it := aggregator.Item{ID: id, Source: "xinhua", Identity: id, Link: "https://news.cn/" + id,
+			Title: fmt.Sprintf("Storm closes %d schools across the north", i+2), Hash: id, Published: step.published}
+		if _, err := db.SaveFeed(ctx, storyFeed(m, now, nil, "xinhua", it)); err != nil {
+			t.Fatal(err)
+		}
+		if n, horizon, loaded := recentState(t, db); !loaded || n != i+1 || !horizon.Equal(step.wantHorizon) {
+			t.Errorf("after the item %s: loaded %v, %d items, horizon %v; want true, %d, %v",
+				step.name, loaded, n, horizon, i+1, step.wantHorizon)
+		}
+	}
+}
+
 // TestRecentIndexExtendsAndTrims: an item published long before the
 // horizon extends the index back to its window, so an old copy still
 // merges; the hourly trim brings the horizon back to recentKeep.

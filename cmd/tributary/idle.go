@@ -14,10 +14,10 @@ import (
 // What it gives back (App.releaseMemory): the store's pages that bbolt's
 // mapping has touched, and the heap the collector has freed. On a store
 // of 300,000 items, the first new item after a start loads the story
-// index, which reads the records of the last six days all over the file:
-// the daemon's RSS went from 27 MiB to 1.45 GiB, of which 1.37 GiB was
-// the mapped file and 80-92 MiB the heap and runtime. Released, 70-73
-// MiB, 55-57 of it anonymous.
+// index, which reads the records of the last four days all over the
+// file: the daemon's RSS went from 27 MiB to 1.37 GiB, of which 1.31 GiB
+// was the mapped file and 56-58 MiB the heap and runtime. Released,
+// 53.2-54.0 MiB, 37.3-38.0 of it anonymous.
 const (
 	releaseQuiet    = 10 * time.Second
 	releaseMaxDelay = 5 * time.Minute
