@@ -50,6 +50,11 @@ type Handler struct {
 	// Now is the clock for the status page; nil means time.Now. Set it
 	// before serving.
 	Now func() time.Time
+	// Rendered, if not nil, is called after each render of a topic feed
+	// ends, from the goroutine that rendered it: a render reads the
+	// topic's stories from the store, which a daemon may want to give
+	// back once renders calm down. Set it before serving.
+	Rendered func()
 
 	store  Store
 	logger *slog.Logger
@@ -315,6 +320,9 @@ func (h *Handler) feed(ctx context.Context, topic string, f format) (*renderedFe
 	h.mu.Unlock()
 
 	defer func() {
+		if h.Rendered != nil {
+			h.Rendered()
+		}
 		if e.err != nil {
 			// Do not cache a failure: the next request tries again.
 			h.mu.Lock()

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -394,6 +395,33 @@ func TestConcurrentInvalidate(t *testing.T) {
 	h.Invalidate("tech")
 	if body := get(t, h, "GET", "/topics/tech.rss", nil).Body.String(); !strings.Contains(body, "final title") {
 		t.Errorf("stale feed after the last Invalidate")
+	}
+}
+
+// TestRenderedHook: Rendered is called once for each render, failed
+// ones included, and not for a feed served from the cache.
+func TestRenderedHook(t *testing.T) {
+	store := fixtureStore()
+	h := newTestHandler(t, store, testConfig(testBaseURL))
+	var rendered atomic.Int32
+	h.Rendered = func() { rendered.Add(1) }
+	for range 3 {
+		for _, f := range formats() {
+			get(t, h, "GET", "/topics/tech."+f.ext, http.Header{"Accept-Encoding": {"gzip"}})
+		}
+	}
+	if got := rendered.Load(); got != 3 {
+		t.Errorf("Rendered called %d times for 9 requests of 3 formats, want 3", got)
+	}
+	h.Invalidate("tech")
+	store.mu.Lock()
+	store.err = errors.New("disk on fire")
+	store.mu.Unlock()
+	if rec := get(t, h, "GET", "/topics/tech.rss", nil); rec.Code != http.StatusInternalServerError {
+		t.Fatalf("status %d, want 500", rec.Code)
+	}
+	if got := rendered.Load(); got != 4 {
+		t.Errorf("Rendered called %d times after a failed render, want 4", got)
 	}
 }
 

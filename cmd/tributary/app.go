@@ -159,6 +159,7 @@ func OpenApp(ctx context.Context, cfg *configs.Config, logger *slog.Logger) (*Ap
 	handler.SetMetrics(m)
 	a := &App{Logger: logger, Store: db, Handler: handler, Metrics: m, config: cfg, pipe: pipe, cpu: cpu}
 	a.release = newMemoryRelease(releaseQuiet, releaseMaxDelay, a.releaseMemory)
+	handler.Rendered = func() { a.release.poke() }
 	return a, nil
 }
 

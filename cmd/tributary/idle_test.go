@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -91,6 +93,41 @@ func TestMemoryReleaseStop(t *testing.T) {
 	<-stopped
 	if !finished.Load() {
 		t.Error("stop returned before the release finished")
+	}
+}
+
+// TestDaemonReleasesMemoryAfterRenders: rendering a topic feed, which
+// reads the topic's stories from the store, leads to a release too; a
+// feed served from the cache does not.
+func TestDaemonReleasesMemoryAfterRenders(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "tributary.yaml")
+	replaceFile(t, cfgPath, "listen: \"127.0.0.1:0\"\ndata_dir: \"data\"\nsources:\n"+
+		"  - name: wire\n    url: \"http://127.0.0.1:1/wire.rss\"\ntopics:\n  - name: all\n    query: 'forum'\n")
+	cfg, err := loadConfig(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := OpenApp(t.Context(), cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close()
+	var released atomic.Int32
+	app.release = newMemoryRelease(50*time.Millisecond, time.Hour, func() { released.Add(1) })
+	get := func() {
+		rec := httptest.NewRecorder()
+		app.Handler.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/topics/all.rss", nil))
+		if rec.Code != http.StatusOK {
+			t.Fatalf("GET /topics/all.rss: status %d", rec.Code)
+		}
+	}
+	get()
+	eventually(t, "a release after a render", func() bool { return released.Load() == 1 })
+	get()
+	time.Sleep(200 * time.Millisecond)
+	if got := released.Load(); got != 1 {
+		t.Errorf("%d releases after a feed served from the cache, want none", got-1)
 	}
 }
 
