@@ -275,13 +275,17 @@ func serveContentReference(rf *renderedFeed, method string, header http.Header) 
 	hd.Set("Content-Type", rf.contentType[0])
 	hd.Set("Cache-Control", feedCacheControl)
 	hd.Add("Vary", "Accept-Encoding")
-	rep := rf.identity
+	rep := &rf.identity
 	if acceptsGzip(req.Header.Values("Accept-Encoding")) {
-		rep = rf.gzip
+		rep = &rf.gzip
 		hd.Set("Content-Encoding", "gzip")
 	}
 	hd.Set("ETag", rep.etag)
-	http.ServeContent(rec, req, "", rf.modTime, bytes.NewReader(rep.body))
+	body, err := rf.body(rep)
+	if err != nil {
+		panic(err)
+	}
+	http.ServeContent(rec, req, "", rf.modTime, bytes.NewReader(body))
 	return rec
 }
 

@@ -76,6 +76,12 @@ func (h *Handler) serveTopicFast(ctx *fasthttp.RequestCtx, file string, q *feedQ
 		ctx.SetStatusCode(http.StatusNotModified)
 		return http.StatusNotModified
 	}
+	body, err := rf.body(rep)
+	if err != nil {
+		h.logger.Error("serve feed", "file", file, "err", err)
+		fastInternalError(ctx)
+		return http.StatusInternalServerError
+	}
 	hd.SetContentType(rf.contentType[0])
 	if rf.lastModified != nil {
 		hd.SetCanonical(fastLastModified, rf.lastModifiedBytes)
@@ -85,7 +91,7 @@ func (h *Handler) serveTopicFast(ctx *fasthttp.RequestCtx, file string, q *feedQ
 	}
 	hd.SetCanonical(fastAcceptRanges[0], fastAcceptRanges[1])
 	// fasthttp sends the length of the body, and no body to a HEAD.
-	ctx.Response.SetBodyRaw(rep.body)
+	ctx.Response.SetBodyRaw(body)
 	return http.StatusOK
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -395,6 +396,62 @@ func TestConcurrentInvalidate(t *testing.T) {
 	h.Invalidate("tech")
 	if body := get(t, h, "GET", "/topics/tech.rss", nil).Body.String(); !strings.Contains(body, "final title") {
 		t.Errorf("stale feed after the last Invalidate")
+	}
+}
+
+// TestIdentityFromGzip: a render keeps a feed's gzip'd bytes; the first
+// request without gzip inflates them, and the bytes are kept for the
+// next. Until then the cache holds no identity bytes, and a 304 needs
+// none. Cached bytes that do not inflate answer 500, without the feed's
+// validators, over both servers.
+func TestIdentityFromGzip(t *testing.T) {
+	h := newTestHandler(t, fixtureStore(), testConfig(testBaseURL))
+	gz := get(t, h, "GET", "/topics/tech.atom", http.Header{"Accept-Encoding": {"gzip"}})
+	zr, err := gzip.NewReader(gz.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cached := func() *renderedFeed {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		return h.cache[cacheKey{topic: "tech", format: "atom"}].feed
+	}
+	if rf := cached(); rf.identity.body != nil || rf.inflated.body != nil {
+		t.Fatalf("after a gzip'd request the cache holds identity bytes")
+	}
+	plain := get(t, h, "GET", "/topics/tech.atom", nil)
+	if !bytes.Equal(plain.Body.Bytes(), want) || plain.Header().Get("Content-Length") != strconv.Itoa(len(want)) {
+		t.Fatalf("identity body of %d bytes (Content-Length %s), want the %d inflated bytes",
+			plain.Body.Len(), plain.Header().Get("Content-Length"), len(want))
+	}
+	if rf := cached(); !bytes.Equal(rf.inflated.body, want) {
+		t.Errorf("the inflated bytes are not kept")
+	}
+	etag := plain.Header().Get("ETag")
+
+	// A fresh render, whose gzip'd bytes are then corrupted.
+	h.Invalidate("tech")
+	get(t, h, "GET", "/topics/tech.atom", http.Header{"Accept-Encoding": {"gzip"}})
+	rf := cached()
+	rf.gzip.body = rf.gzip.body[:len(rf.gzip.body)/2]
+	if rec := get(t, h, "GET", "/topics/tech.atom", http.Header{"If-None-Match": {etag}}); rec.Code != http.StatusNotModified {
+		t.Errorf("If-None-Match of the identity ETag: status %d, want 304", rec.Code)
+	}
+	for _, header := range []http.Header{nil, {"Range": {"bytes=0-9"}}} {
+		rec := get(t, h, "GET", "/topics/tech.atom", header)
+		if rec.Code != http.StatusInternalServerError || rec.Header().Get("ETag") != "" || rec.Header().Get("Cache-Control") != "" {
+			t.Errorf("%v from corrupt cached bytes: status %d, ETag %q, Cache-Control %q; want 500 and neither",
+				header, rec.Code, rec.Header().Get("ETag"), rec.Header().Get("Cache-Control"))
+		}
+	}
+	ctx := newFastRequest("GET", "/topics/tech.atom", nil)
+	h.ServeFastHTTP(ctx)
+	if code, tag := ctx.Response.StatusCode(), ctx.Response.Header.Peek("ETag"); code != http.StatusInternalServerError || tag != nil {
+		t.Errorf("fast path, from corrupt cached bytes: status %d, ETag %q; want 500 and none", code, tag)
 	}
 }
 

@@ -13,7 +13,7 @@ import (
 // its topic's stories from the store: on the store below, the first
 // requests of 20 topic feeds in 3 formats after a poll took the RSS from
 // 53 MiB to 229 MiB, 157 MiB of it mapped file, which stayed mapped until
-// the next poll's release, an hour later; released, 62.7 MiB.
+// the next poll's release, an hour later; released, 55.6-56.2 MiB.
 //
 // What it gives back (App.releaseMemory): the store's pages that bbolt's
 // mapping has touched, and the heap the collector has freed. On a store
