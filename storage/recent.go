@@ -317,6 +317,14 @@ func (rt *recentTx) trim(horizon uint64) {
 		return
 	}
 	old, live := ix.before(horizon)
+	if len(old)*2 > live {
+		// Most of the index goes, as when an old backlog extended it
+		// days back: its maps and table, which never shrink, would keep
+		// the size they grew to. Unloaded, it is loaded afresh by the
+		// next look-up, at the size of what is left.
+		ix.unload()
+		return
+	}
 	if len(old) > 0 && (len(old)*trimSweepShare > live || !rt.trimListsOf(old, horizon)) {
 		ix.titles.trim(ix.items, horizon)
 		ix.bands.trim(ix.items, horizon)

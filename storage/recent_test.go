@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tributary-news/tributary/aggregator"
+	"github.com/tributary-news/tributary/storage/benchstore"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -225,6 +226,54 @@ func TestRecentIndexCoversOneWindowBack(t *testing.T) {
 			t.Errorf("after the item %s: loaded %v, %d items, horizon %v; want true, %d, %v",
 				step.name, loaded, n, horizon, i+1, step.wantHorizon)
 		}
+	}
+}
+
+// TestRecentIndexShrinksAfterBigTrim: a trim that drops most of the
+// index, as the hourly trim does after an old backlog extended it days
+// back, leaves an index the size of what is left, not of what it grew
+// to: its table holds a slot per item. The store's checks (recentState)
+// show that the index still lists exactly the stored items since its
+// horizon.
+func TestRecentIndexShrinksAfterBigTrim(t *testing.T) {
+	ctx := context.Background()
+	vocab := benchstore.Vocabulary()
+	m := aggregator.NewStoryMerger([]aggregator.Source{{Name: "alpha"}, {Name: "new"}})
+	now := t0
+	db := openAt(t, filepath.Join(t.TempDir(), "tributary.db"), Options{Now: func() time.Time { return now }})
+	r := rand.New(rand.NewPCG(3, 4))
+	items := make([]aggregator.Item, 600)
+	for i := range items {
+		items[i] = benchItem(r, vocab, "alpha", i, now.Add(-time.Duration(r.Int64N(int64(30*24*time.Hour)))))
+	}
+	up := feed("alpha", items...)
+	up.Cluster = func(it *aggregator.Item, _ aggregator.StoryLookup) error {
+		it.Keys, it.StoryID = m.Keys(it), it.ID
+		return nil
+	}
+	if _, err := db.SaveFeed(ctx, up); err != nil {
+		t.Fatal(err)
+	}
+	save := func(n int, published time.Time) (items, table int) {
+		t.Helper()
+		up := feed("new", benchItem(r, vocab, "new", n, published))
+		up.Cluster = m.Cluster
+		if _, err := db.SaveFeed(ctx, up); err != nil {
+			t.Fatal(err)
+		}
+		items, _, _ = recentState(t, db)
+		db.recent.mu.Lock()
+		defer db.recent.mu.Unlock()
+		return items, len(db.recent.items)
+	}
+	loaded, _ := save(1, now.Add(-time.Hour))
+	if n, table := save(2, now.Add(-29*24*time.Hour)); n < 500 || table != n {
+		t.Fatalf("after a month-old item: %d items in a table of %d; want nearly all 600, one slot each", n, table)
+	}
+	now = now.Add(2 * time.Hour)
+	n, table := save(3, now.Add(-time.Hour))
+	if n > loaded+2 || table != n {
+		t.Errorf("after the trim: %d items in a table of %d; want about the %d loaded at first, one slot each", n, table, loaded)
 	}
 }
 
