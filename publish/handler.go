@@ -51,9 +51,9 @@ type Handler struct {
 	// before serving.
 	Now func() time.Time
 	// Rendered, if not nil, is called after each render of a topic feed
-	// ends, from the goroutine that rendered it: a render reads the
-	// topic's stories from the store, which a daemon may want to give
-	// back once renders calm down. Set it before serving.
+	// or a story page ends, from the goroutine that rendered it: a render
+	// reads stories from the store, which a daemon may want to give back
+	// once renders calm down. Set it before serving.
 	Rendered func()
 
 	store  Store
@@ -331,9 +331,7 @@ func (h *Handler) feed(ctx context.Context, topic string, f format) (*renderedFe
 	h.mu.Unlock()
 
 	defer func() {
-		if h.Rendered != nil {
-			h.Rendered()
-		}
+		h.rendered()
 		if e.err != nil {
 			// Do not cache a failure: the next request tries again.
 			h.mu.Lock()
@@ -724,6 +722,7 @@ func (h *Handler) serveStory(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body, storyID, err := renderStory(r.Context(), h.store, h.currentSite(), id)
+	h.rendered()
 	if err == nil && storyID != id {
 		w.Header().Set("Content-Location", "/stories/"+url.PathEscape(storyID)+".json")
 	}
@@ -736,6 +735,13 @@ func (h *Handler) serveStory(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "internal server error", http.StatusInternalServerError)
 	default:
 		serveTagged(w, r, contentTypeJSON, "no-cache", body)
+	}
+}
+
+// rendered calls Rendered, if set.
+func (h *Handler) rendered() {
+	if h.Rendered != nil {
+		h.Rendered()
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -116,6 +117,8 @@ func TestSeedStoryFeeds(t *testing.T) {
 	cfg := seedConfig(testBaseURL)
 	ingestSeed(t, db, cfg)
 	h := newTestHandler(t, db, cfg)
+	var rendered atomic.Int32
+	h.Rendered = func() { rendered.Add(1) }
 	storyID := aggregator.ItemID("xinhua", "http://www.news.cn/english/2021-12/10/c_1310364158.htm") // the first copy stored
 
 	atomBody := get(t, h, http.MethodGet, "/topics/human-rights-forum.atom", nil).Body.Bytes()
@@ -186,7 +189,11 @@ func TestSeedStoryFeeds(t *testing.T) {
 		t.Errorf("json: %+v", jf.Items)
 	}
 
+	feeds := rendered.Load()
 	rec := get(t, h, http.MethodGet, "/stories/"+storyID+".json", nil)
+	if got := rendered.Load() - feeds; got != 1 {
+		t.Errorf("a story page called Rendered %d times, want 1", got)
+	}
 	var doc storyDoc
 	if err := json.Unmarshal(rec.Body.Bytes(), &doc); err != nil || rec.Code != 200 {
 		t.Fatalf("/stories: %d %v %s", rec.Code, err, rec.Body)

@@ -7,13 +7,14 @@ import (
 )
 
 // The daemon gives memory back once its polls and renders calm down:
-// releaseQuiet after the last poll, prune or render of a topic feed
-// ended, or at the latest releaseMaxDelay after the first one since the
-// last release, for a daemon that never pauses that long. A render reads
-// its topic's stories from the store: on the store below, the first
-// requests of 20 topic feeds in 3 formats after a poll took the RSS from
-// 53 MiB to 229 MiB, 157 MiB of it mapped file, which stayed mapped until
-// the next poll's release, an hour later; released, 55.6-56.2 MiB.
+// releaseQuiet after the last poll, prune or render (of a topic feed or
+// a story page) ended, or at the latest releaseMaxDelay after the first
+// one since the last release, for a daemon that never pauses that long.
+// A render reads its topic's stories from the store: on the store below,
+// the first requests of 20 topic feeds in 3 formats after a poll took
+// the RSS from 53 MiB to 229 MiB, 157 MiB of it mapped file, which
+// stayed mapped until the next poll's release, an hour later; released,
+// 55.6-56.2 MiB.
 //
 // What it gives back (App.releaseMemory): the store's pages that bbolt's
 // mapping has touched, and the heap the collector has freed. On a store
