@@ -117,6 +117,7 @@ type renderedFeed struct {
 // representation is a feed in one content coding.
 type representation struct {
 	body            []byte // nil for identity: see renderedFeed.inflated
+	length          int    // of the body, which for identity may not be made yet
 	etag            string // strong: sha256 of the identity body, "-gz" suffixed for gzip
 	etagHeader      []string
 	etagBytes       []byte // for ServeFastHTTP
@@ -400,6 +401,7 @@ func newRenderedFeed(body []byte, contentType string, modTime time.Time) (*rende
 func newRepresentation(body []byte, length int, etag, encoding string) representation {
 	r := representation{
 		body:          body,
+		length:        length,
 		etag:          etag,
 		etagHeader:    []string{etag},
 		etagBytes:     []byte(etag),
@@ -445,19 +447,18 @@ func (rf *renderedFeed) body(rep *representation) ([]byte, error) {
 		return rep.body, nil
 	}
 	rf.inflated.once.Do(func() {
-		rf.inflated.body, rf.inflated.err = inflate(rf.gzip.body, rep.contentLength[0])
+		rf.inflated.body, rf.inflated.err = inflate(rf.gzip.body, rep.length)
 	})
 	return rf.inflated.body, rf.inflated.err
 }
 
 // inflate returns the bytes gzip'd in gz, length long.
-func inflate(gz []byte, length string) ([]byte, error) {
+func inflate(gz []byte, length int) ([]byte, error) {
 	zr, err := gzip.NewReader(bytes.NewReader(gz))
 	if err != nil {
 		return nil, fmt.Errorf("publish: inflate the cached feed: %w", err)
 	}
-	n, _ := strconv.Atoi(length)
-	buf := bytes.NewBuffer(make([]byte, 0, n))
+	buf := bytes.NewBuffer(make([]byte, 0, length))
 	if _, err := buf.ReadFrom(zr); err != nil {
 		return nil, fmt.Errorf("publish: inflate the cached feed: %w", err)
 	}

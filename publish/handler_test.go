@@ -455,6 +455,24 @@ func TestIdentityFromGzip(t *testing.T) {
 	}
 }
 
+// TestInflate: inflate returns the bytes gzip'd, and an error for bytes
+// that are not gzip or end early.
+func TestInflate(t *testing.T) {
+	want := []byte(strings.Repeat("<item>news</item>", 100))
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(want)
+	zw.Close()
+	if got, err := inflate(gz.Bytes(), len(want)); err != nil || !bytes.Equal(got, want) {
+		t.Errorf("inflate: %d bytes, %v; want the %d gzip'd", len(got), err, len(want))
+	}
+	for name, bad := range map[string][]byte{"not gzip": want, "cut short": gz.Bytes()[:gz.Len()/2]} {
+		if _, err := inflate(bad, len(want)); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+}
+
 // TestRenderedHook: Rendered is called once for each render, failed
 // ones included, and not for a feed served from the cache.
 func TestRenderedHook(t *testing.T) {
