@@ -413,25 +413,72 @@ func topicStories(t testing.TB, db *DB, topic string, limit int) []aggregator.St
 // hash or "b" + 8-byte band, then the time key and the item key.
 // all calls fn with every key and entry.
 func (m *recentLists) all(fn func(k uint64, e recentEntry)) {
-	for k, e := range m.one {
-		fn(k, e)
-	}
-	for k, list := range m.many {
-		list.all(func(e recentEntry) { fn(k, e) })
+	for _, s := range m.keys.slots {
+		switch {
+		case s.empty():
+		case s.ref.isList():
+			m.lists[s.ref.list()].all(func(e recentEntry) { fn(s.key, e) })
+		default:
+			fn(s.key, s.ref.entry())
+		}
 	}
 }
 
-// check reports a key with both a lone entry and a list, or a list of
-// fewer than two entries.
+// check reports a key held twice or out of its probe, a count of keys
+// that is not the table's, a list of fewer than two entries or whose
+// start its key misstates, a list that
+// no key or two keys name, or a free list that is not empty.
 func (m *recentLists) check() error {
-	for k, list := range m.many {
-		if _, ok := m.one[k]; ok {
-			return fmt.Errorf("key %v has an entry and a list", k)
+	t := &m.keys
+	named := make([]int, len(m.lists))
+	keys := map[uint64]bool{}
+	n := 0
+	for i, s := range t.slots {
+		if s.empty() {
+			continue
 		}
-		n := 0
-		list.all(func(recentEntry) { n++ })
-		if n < 2 {
-			return fmt.Errorf("key %v has a list of %d entries", k, n)
+		n++
+		if keys[s.key] {
+			return fmt.Errorf("key %v is held twice", s.key)
+		}
+		keys[s.key] = true
+		// Every slot from the key's home to it is taken, or a look-up
+		// would stop short of it.
+		for j := t.home(s.key); j != i; j = t.next(j) {
+			if t.slots[j].empty() {
+				return fmt.Errorf("key %v in slot %d is cut off from its home by empty slot %d", s.key, i, j)
+			}
+		}
+		if !s.ref.isList() {
+			continue
+		}
+		li := s.ref.list()
+		if int(li) >= len(m.lists) {
+			return fmt.Errorf("key %v names list %d of %d", s.key, li, len(m.lists))
+		}
+		named[li]++
+		entries := 0
+		m.lists[li].all(func(recentEntry) { entries++ })
+		if entries < 2 {
+			return fmt.Errorf("key %v has a list of %d entries", s.key, entries)
+		}
+		if first := m.lists[li].chunks[0][0].coarse; s.ref.coarse != first {
+			return fmt.Errorf("key %v says its list starts at %d, and it starts at %d", s.key, s.ref.coarse, first)
+		}
+	}
+	if n != t.n {
+		return fmt.Errorf("the key table counts %d keys and holds %d", t.n, n)
+	}
+	free := map[uint32]bool{}
+	for _, li := range m.free {
+		if free[li] || !m.lists[li].empty() {
+			return fmt.Errorf("free list %d is free twice or not empty", li)
+		}
+		free[li] = true
+	}
+	for li, c := range named {
+		if c != 1 && !free[uint32(li)] {
+			return fmt.Errorf("list %d is named by %d keys", li, c)
 		}
 	}
 	return nil

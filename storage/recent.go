@@ -23,8 +23,8 @@ import (
 // 60,000 items in 45 MB of heap, and the daemon idled at 70-74 MiB of
 // RSS; four days hold 40,000 items in 29.5 MB, and it idles at 53-54 MiB.
 // An item published between one and two windows before it arrives,
-// which the old index covered, now extends it back until the next hourly
-// trim: a walk of those days' items, about 0.35 s for two days of that
+// which the old index covered, now extends it back until the next trim:
+// a walk of those days' items, about 0.35 s for two days of that
 // store.
 const recentKeep = 2 * aggregator.StoryWindow
 
@@ -32,6 +32,13 @@ const recentKeep = 2 * aggregator.StoryWindow
 // recentKeep, so that a poll cycle bringing several backlogs extends it
 // once rather than once per feed.
 const recentTrimEvery = time.Hour
+
+// recentTrimSlack is how far the horizon may fall behind recentKeep as
+// time passes before a trim brings it back: a trim walks the whole index
+// (see trim), so one every six hours costs a sixth of one every hour.
+// The index holds up to six hours of items more for it, 6 % of four
+// days. An index extended further back is trimmed within the hour.
+const recentTrimSlack = 6 * time.Hour
 
 // recentIndex holds the title and band story indexes of the items
 // published since its horizon, in memory.
@@ -44,7 +51,8 @@ const recentTrimEvery = time.Hour
 // the items published since a horizon: it is loaded from the published
 // index the first time a merge needs it, extended back when an item
 // older than the horizon needs candidates (a new source's backlog), and
-// trimmed back to recentKeep at most hourly after commits. A look-up
+// trimmed back to recentKeep as write transactions begin, once it holds
+// recentTrimSlack more (at most hourly). A look-up
 // therefore finds exactly the items the bbolt indexes would have.
 //
 // It is read and changed only inside write transactions. begin, called
@@ -200,7 +208,9 @@ type recentChange struct {
 }
 
 // begin returns the index for the write transaction tx, holding it until
-// settle. It first trims the index back to recentKeep if that is due: a
+// settle. It first trims the index back to recentKeep if that is due (the
+// horizon has fallen recentTrimSlack behind it, and the last trim is an
+// hour old): a
 // trim drops only entries of committed items older than the horizon, so
 // it stands whether tx commits or not, and the transaction's undo never
 // meets a slot it freed.
@@ -208,8 +218,8 @@ func (ix *recentIndex) begin(tx *bolt.Tx) *recentTx {
 	ix.mu.Lock()
 	rt := &recentTx{ix: ix, tx: tx}
 	now := ix.now()
-	if floor := timeKeyNum(now.Add(-recentKeep)); ix.loaded && ix.horizon < floor && now.Sub(ix.trimmed) >= recentTrimEvery {
-		rt.trim(floor)
+	if floor := now.Add(-recentKeep); ix.loaded && ix.horizon < timeKeyNum(floor.Add(-recentTrimSlack)) && now.Sub(ix.trimmed) >= recentTrimEvery {
+		rt.trim(timeKeyNum(floor))
 		ix.trimmed = now
 	}
 	return rt
@@ -291,26 +301,17 @@ func (ix *recentIndex) remove(title bool, list uint64, pub uint64, key string) (
 	return slot, ok
 }
 
-// trimSweepShare: when more than one indexed item in trimSweepShare goes
-// in a trim, the trim sweeps every list rather than the lists of those
-// items. In the growth benchmark (30,000 indexed items, 1,000,000
-// stored), a sweep cost 0.42 µs an indexed item, and trimming an item's
-// own lists (reading its record, 17 look-ups) 22 µs: 50 times as much.
-const trimSweepShare = 50
-
-// trim drops the items published before horizon.
+// trim drops the items published before horizon: one walk of each key
+// table (see keyTable), which passes over every key whose first entry
+// is after the horizon without a call, and trims the others' entries.
 //
-// Sweeping every list cost the hourly trim about 43 ms of CPU at 30,000
-// indexed items (5,000 a day; 17 lists an item, most of them a band of
-// one) to drop the 200 items of an hour: in the growth benchmark's
-// steady state, three quarters of the write transactions' CPU, and more
-// the larger the index. (Since a key of one item holds its entry alone,
-// a sweep costs 13 ms.) The lists of the items that go are found from
-// their records instead, so that a trim costs what it drops: 4.5 ms for
-// those 200 items. Should those lists not hold every entry of the items
-// (a record that changed outside the index, or cannot be read), the
-// trim sweeps every list after all: a slot must not be freed while an
-// entry names it.
+// With Go maps, a walk of every key cost 0.42 µs an indexed item, so a
+// trim found the lists of the items that go from their records instead:
+// 22 µs an item, 4.2 ms for the hour of the growth benchmark's steady
+// state (20,000 indexed items, 1,000,000 stored), a quarter of its write
+// transactions' CPU. A walk of the tables costs about what that did (3.5
+// ms there), whatever the items that go; trims are therefore spaced by
+// recentTrimSlack rather than hourly, so that each drops hours of items.
 func (rt *recentTx) trim(horizon uint64) {
 	ix := rt.ix
 	if horizon <= ix.horizon {
@@ -319,13 +320,13 @@ func (rt *recentTx) trim(horizon uint64) {
 	old, live := ix.before(horizon)
 	if len(old)*2 > live {
 		// Most of the index goes, as when an old backlog extended it
-		// days back: its maps and table, which never shrink, would keep
-		// the size they grew to. Unloaded, it is loaded afresh by the
-		// next look-up, at the size of what is left.
+		// days back: its items' table, which never shrinks, would keep
+		// the size it grew to. Unloaded, it is loaded afresh by the next
+		// look-up, at the size of what is left.
 		ix.unload()
 		return
 	}
-	if len(old) > 0 && (len(old)*trimSweepShare > live || !rt.trimListsOf(old, horizon)) {
+	if len(old) > 0 {
 		ix.titles.trim(ix.items, horizon)
 		ix.bands.trim(ix.items, horizon)
 	}
@@ -350,39 +351,6 @@ func (ix *recentIndex) before(horizon uint64) (slots []uint32, live int) {
 		}
 	}
 	return slots, live
-}
-
-// trimListsOf trims the lists that name the items in slots, as their
-// stored records say, and reports whether that dropped every entry naming
-// them.
-func (rt *recentTx) trimListsOf(slots []uint32, horizon uint64) bool {
-	ix := rt.ix
-	items := rt.tx.Bucket(bucketItems)
-	for _, slot := range slots {
-		if ix.items[slot].refs == 0 {
-			continue // its entries went with the lists of items before it
-		}
-		v := items.Get([]byte(ix.items[slot].key))
-		if v == nil {
-			return false
-		}
-		it, err := decodeItemHead(v)
-		if err != nil {
-			return false
-		}
-		if t := it.Keys.Title; indexable(t) {
-			ix.titles.trimKey(ix.titleHash(t), ix.items, horizon)
-		}
-		for _, b := range it.Keys.Bands {
-			ix.bands.trimKey(b, ix.items, horizon)
-		}
-	}
-	for _, slot := range slots {
-		if ix.items[slot].refs != 0 {
-			return false
-		}
-	}
-	return true
 }
 
 // add indexes an item stored under key, if it is published at or after
@@ -455,7 +423,7 @@ func indexable(key string) bool {
 // after from, loading it from the store (the transaction's own writes
 // included) the first time, back to recentKeep or from, and extending it
 // back when from is before the horizon. An extension costs a walk of the
-// items published in between; the hourly trim undoes it.
+// items published in between; the next trim undoes it.
 func (rt *recentTx) cover(from time.Time) error {
 	ix := rt.ix
 	want := timeKeyNum(from)

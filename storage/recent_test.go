@@ -321,9 +321,9 @@ func TestRecentIndexExtendsAndTrims(t *testing.T) {
 }
 
 // trimmableStore stores 240 items 20 minutes apart, the first four older
-// than recentKeep before the returned clock's reading: a trim drops those
-// four, few enough to trim by their records (see trimSweepShare). It
-// returns the store, its clock, and the stored items.
+// than recentKeep before the returned clock's reading, at which a trim is
+// due and drops those four. It returns the store, its clock, and the
+// stored items.
 func trimmableStore(t *testing.T) (*DB, *time.Time, []aggregator.Item) {
 	t.Helper()
 	ctx := context.Background()
@@ -353,72 +353,10 @@ func trimmableStore(t *testing.T) (*DB, *time.Time, []aggregator.Item) {
 	return db, &now, items
 }
 
-// TestRecentTrimByRecords: a trim of a few items trims only their lists,
-// found from their records, and leaves the index as a sweep of every list
-// would; a record that no longer names an item's lists makes it sweep.
-func TestRecentTrimByRecords(t *testing.T) {
-	for _, tc := range []struct {
-		name   string
-		change func(tx *bolt.Tx, old aggregator.Item) error // to the first old item's record
-		byList bool                                         // whether the records find every entry
-	}{
-		{"records as indexed", nil, true},
-		{"a record gone", func(tx *bolt.Tx, old aggregator.Item) error {
-			return tx.Bucket(bucketItems).Delete(itemKey(old.Source, old.ID))
-		}, false},
-		{"a record that cannot be read", func(tx *bolt.Tx, old aggregator.Item) error {
-			return tx.Bucket(bucketItems).Put(itemKey(old.Source, old.ID), []byte("\x02 not a record"))
-		}, false},
-		{"a record with other bands", func(tx *bolt.Tx, old aggregator.Item) error {
-			old.Keys.Bands = old.Keys.Bands[:len(old.Keys.Bands)/2]
-			v, err := encodeItem(&old)
-			if err != nil {
-				return err
-			}
-			return tx.Bucket(bucketItems).Put(itemKey(old.Source, old.ID), v)
-		}, false},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			db, now, items := trimmableStore(t)
-			floor := timeKeyNum(now.Add(-recentKeep))
-			ix := db.recent
-			// In a transaction rolled back: the store keeps the records,
-			// and the index's trim stands, as a trim's does.
-			rollback := errors.New("rollback")
-			err := db.bolt.Update(func(tx *bolt.Tx) error {
-				if tc.change != nil {
-					if err := tc.change(tx, items[0]); err != nil {
-						return err
-					}
-				}
-				ix.mu.Lock()
-				defer ix.mu.Unlock()
-				rt := &recentTx{ix: ix, tx: tx}
-				old, live := ix.before(floor)
-				if len(old) != 4 || live != len(items) {
-					t.Fatalf("%d items of %d before the horizon, want 4 of %d", len(old), live, len(items))
-				}
-				if got := rt.trimListsOf(old, floor); got != tc.byList {
-					t.Errorf("trimListsOf = %v, want %v", got, tc.byList)
-				}
-				rt.trim(floor)
-				return rollback
-			})
-			if !errors.Is(err, rollback) {
-				t.Fatal(err)
-			}
-			n, horizon, _ := recentState(t, db) // checks every entry and count
-			if want := now.Add(-recentKeep); n != len(items)-4 || !horizon.Equal(want) {
-				t.Errorf("after the trim: %d items, horizon %v; want %d, %v", n, horizon, len(items)-4, want)
-			}
-		})
-	}
-}
-
-// TestRecentTrimDue: the hourly trim happens as a write transaction
-// begins (here by records, as 4 of 240 items go; TestRecentTrimByRecords
-// checks that path itself), and the index then stands whether that
-// transaction commits or not.
+// TestRecentTrimDue: the trim happens as a write transaction begins, and
+// the index then stands whether that transaction commits or not. The
+// next trim waits until the horizon has fallen recentTrimSlack behind
+// recentKeep, however many hours pass before.
 func TestRecentTrimDue(t *testing.T) {
 	ctx := context.Background()
 	for _, fail := range []bool{false, true} {
@@ -437,13 +375,25 @@ func TestRecentTrimDue(t *testing.T) {
 			if want := now.Add(-recentKeep); !loaded || n != 236 || !horizon.Equal(want) {
 				t.Errorf("after the trim: loaded %v, %d items, horizon %v; want 236, %v", loaded, n, horizon, want)
 			}
-			// Within the hour, no other trim.
-			*now = now.Add(30 * time.Minute)
+			// Within the slack, no other trim.
+			trimmed := *now
+			for _, after := range []time.Duration{30 * time.Minute, 2 * time.Hour, recentTrimSlack} {
+				*now = trimmed.Add(after)
+				if _, err := db.SaveFeed(ctx, feed("xinhua")); err != nil {
+					t.Fatal(err)
+				}
+				if _, h, _ := recentState(t, db); !h.Equal(horizon) {
+					t.Errorf("%v after the trim, the horizon moved to %v, want %v", after, h, horizon)
+				}
+			}
+			// Past it, the next: the 19 items of those six hours and a
+			// minute go.
+			*now = trimmed.Add(recentTrimSlack + time.Minute)
 			if _, err := db.SaveFeed(ctx, feed("xinhua")); err != nil {
 				t.Fatal(err)
 			}
-			if _, horizon2, _ := recentState(t, db); !horizon2.Equal(horizon) {
-				t.Errorf("horizon moved to %v within the hour, want %v", horizon2, horizon)
+			if n2, h, _ := recentState(t, db); !h.Equal(now.Add(-recentKeep)) || n2 != n-19 {
+				t.Errorf("past the slack: %d items, horizon %v; want %d, %v", n2, h, n-19, now.Add(-recentKeep))
 			}
 		})
 	}

@@ -208,124 +208,155 @@ func (l *recentList) each(items recentItems, lo, hi uint64, limit int, fn func(s
 // recentLists holds the lists under one kind of key: title key hashes,
 // or bands. Most keys name one item — a band is shared by copies of a
 // story, and by little else — so a key of one item holds its entry alone,
-// in one, and only a key of more has a list, in many. A list costs its
-// map slot (24 bytes of value) and two allocations, about 70 bytes a key;
-// a lone band entry about 18. In the growth benchmark's steady state
-// (30,000 indexed items of distinct text) that is 500,000 keys.
+// in its slot of the key table, and only a key of more has a list. A key
+// costs its slot, 16 bytes, at a load of one half to three quarters (21
+// to 32 bytes a key); a list its 24 bytes here as well, and its chunks.
+// In the growth benchmark's steady state (20,000 indexed items) the bands
+// are 197,000 keys, 55,000 of them with a list.
 type recentLists struct {
-	one  map[uint64]recentEntry
-	many map[uint64]recentList // never empty; a list that falls to one entry moves to one
+	keys  keyTable
+	lists []recentList // by index; never empty but for the free ones
+	free  []uint32     // indexes of free lists
 }
 
-func newRecentLists() recentLists {
-	return recentLists{one: map[uint64]recentEntry{}, many: map[uint64]recentList{}}
-}
+func newRecentLists() recentLists { return recentLists{} }
 
 // insert adds an entry under k for the item in slot unless there is one
 // for its time and key, reporting whether it added it.
 func (m *recentLists) insert(k uint64, items recentItems, slot uint32) bool {
-	if list, ok := m.many[k]; ok {
+	i, found := m.keys.find(k)
+	if !found {
+		m.keys.insertAt(i, k, loneRef(recentEntry{coarseTime(items[slot].published), slot}))
+		return true
+	}
+	s := &m.keys.slots[i]
+	if s.ref.isList() {
+		list := &m.lists[s.ref.list()]
 		if !list.insert(items, slot) {
 			return false
 		}
-		m.many[k] = list
+		s.ref.coarse = list.chunks[0][0].coarse
 		return true
 	}
-	if e, ok := m.one[k]; ok {
-		if items.compare(e, items[slot].published, items[slot].key) == 0 {
-			return false
-		}
-		var list recentList
-		list.insert(items, e.slot)
-		list.insert(items, slot)
-		delete(m.one, k)
-		m.many[k] = list
-		return true
+	e := s.ref.entry()
+	if items.compare(e, items[slot].published, items[slot].key) == 0 {
+		return false
 	}
-	m.one[k] = recentEntry{coarseTime(items[slot].published), slot}
+	var list recentList
+	list.insert(items, e.slot)
+	list.insert(items, slot)
+	s.ref = m.newList(list)
 	return true
+}
+
+// newList stores list, which is not empty, and returns its reference.
+func (m *recentLists) newList(list recentList) keyRef {
+	var li uint32
+	if n := len(m.free); n > 0 {
+		li = m.free[n-1]
+		m.free = m.free[:n-1]
+		m.lists[li] = list
+	} else {
+		li = uint32(len(m.lists))
+		m.lists = append(m.lists, list)
+	}
+	return keyRef{coarse: list.chunks[0][0].coarse, ref: listRef | li}
 }
 
 // remove drops the entry under k of the item published at pub under key,
 // returning its slot, if there is one.
 func (m *recentLists) remove(k uint64, items recentItems, pub uint64, key string) (uint32, bool) {
-	if e, ok := m.one[k]; ok {
+	i, found := m.keys.find(k)
+	if !found {
+		return 0, false
+	}
+	ref := m.keys.slots[i].ref
+	if !ref.isList() {
+		e := ref.entry()
 		if items.compare(e, pub, key) != 0 {
 			return 0, false
 		}
-		delete(m.one, k)
+		m.keys.deleteAt(i)
 		return e.slot, true
 	}
-	list, ok := m.many[k]
-	if !ok {
-		return 0, false
-	}
-	slot, ok := list.remove(items, pub, key)
-	m.put(k, list)
+	slot, ok := m.lists[ref.list()].remove(items, pub, key)
+	m.settle(i)
 	return slot, ok
 }
 
-// put stores list under k: its entry alone if it holds one, nothing if
-// it holds none.
-func (m *recentLists) put(k uint64, list recentList) {
+// settle stores what is left of the list in slot i of the key table: its
+// entry alone if it holds one, nothing if it holds none. It reports
+// whether the slot was emptied.
+func (m *recentLists) settle(i int) (emptied bool) {
+	s := &m.keys.slots[i]
+	li := s.ref.list()
+	list := &m.lists[li]
 	switch {
 	case list.empty():
-		delete(m.many, k)
+		m.keys.deleteAt(i)
+		emptied = true
 	case len(list.chunks) == 1 && len(list.chunks[0]) == 1:
-		delete(m.many, k)
-		m.one[k] = list.chunks[0][0]
+		s.ref = loneRef(list.chunks[0][0])
 	default:
-		m.many[k] = list
+		s.ref.coarse = list.chunks[0][0].coarse
+		return false
 	}
+	*list = recentList{}
+	m.free = append(m.free, li)
+	return emptied
 }
 
-// trimKey drops the entries under k published before horizon, counting
-// each off its item's refs.
-func (m *recentLists) trimKey(k uint64, items recentItems, horizon uint64) {
-	if e, ok := m.one[k]; ok {
-		m.trimLone(k, e, items, horizon)
-	} else if list, ok := m.many[k]; ok {
-		m.trimList(k, list, items, horizon)
+// trimAt drops the entries under the key in slot i of the key table
+// published before horizon, counting each off its item's refs, and
+// reports whether that emptied the slot.
+func (m *recentLists) trimAt(i int, items recentItems, horizon uint64) (emptied bool) {
+	ref := m.keys.slots[i].ref
+	if ref.isList() {
+		m.lists[ref.list()].trim(items, horizon)
+		return m.settle(i)
 	}
+	if e := ref.entry(); items.compareTime(e, horizon) < 0 {
+		items[e.slot].refs--
+		m.keys.deleteAt(i)
+		return true
+	}
+	return false
 }
 
 // trim drops the entries published before horizon under every key,
-// counting each off its item's refs.
+// counting each off its item's refs: one walk of the key table. It
+// shrinks the table if that leaves it mostly empty.
 func (m *recentLists) trim(items recentItems, horizon uint64) {
-	for k, e := range m.one {
-		m.trimLone(k, e, items, horizon)
+	c := coarseTime(horizon)
+	slots := m.keys.slots
+	for i := 0; i < len(slots); {
+		// An empty slot, or a key whose first entry is after the
+		// horizon (most of them), is passed over without a call.
+		//
+		// An emptied slot may take the key after it (see deleteAt): it
+		// is looked at again. A key that wraps round from the table's
+		// start to its end is looked at twice, which trims nothing more.
+		if r := slots[i].ref; r.ref == 0 || r.coarse > c || !m.trimAt(i, items, horizon) {
+			i++
+		}
 	}
-	for k, list := range m.many {
-		m.trimList(k, list, items, horizon)
-	}
-}
-
-// trimLone drops e, the lone entry under k, if it was published before
-// horizon.
-func (m *recentLists) trimLone(k uint64, e recentEntry, items recentItems, horizon uint64) {
-	if items.compareTime(e, horizon) < 0 {
-		items[e.slot].refs--
-		delete(m.one, k)
-	}
-}
-
-// trimList trims list, the list under k, and stores what is left.
-func (m *recentLists) trimList(k uint64, list recentList, items recentItems, horizon uint64) {
-	list.trim(items, horizon)
-	m.put(k, list)
+	m.keys.shrink()
 }
 
 // each calls fn with the slots of the entries under k published within
 // [lo, hi] (time keys as numbers), latest first, at most limit of them
 // (all if limit is 0).
 func (m *recentLists) each(k uint64, items recentItems, lo, hi uint64, limit int, fn func(slot uint32)) {
-	if e, ok := m.one[k]; ok {
-		if items.compareTime(e, lo) >= 0 && items.compareTime(e, hi) <= 0 {
-			fn(e.slot)
-		}
+	i, found := m.keys.find(k)
+	if !found {
 		return
 	}
-	if list, ok := m.many[k]; ok {
-		list.each(items, lo, hi, limit, fn)
+	ref := m.keys.slots[i].ref
+	if ref.isList() {
+		m.lists[ref.list()].each(items, lo, hi, limit, fn)
+		return
+	}
+	if e := ref.entry(); items.compareTime(e, lo) >= 0 && items.compareTime(e, hi) <= 0 {
+		fn(e.slot)
 	}
 }

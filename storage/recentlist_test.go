@@ -165,111 +165,153 @@ func TestRecentListInTimeOrder(t *testing.T) {
 // TestRecentLists runs random inserts, removes, trims and range reads on
 // the lists of a few keys, which go back and forth between an entry alone
 // and a list, against a sorted slice a key, and compares them after
-// every step, with the counts of the items' entries.
+// every step, with the counts of the items' entries. With many keys, the
+// key table grows to hundreds of keys, with keys probed round its end
+// (and swept there), and shrinks back after trims.
 func TestRecentLists(t *testing.T) {
-	for seed := range uint64(4) {
-		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
-			r := rand.New(rand.NewPCG(seed, 1))
-			m := newRecentLists()
-			var items recentItems
-			ref := map[uint64][]uint32{} // key → slots in order
-			byItem := func(a, b uint32) int { return compareRecent(items[a], items[b]) }
-			floor := uint64(0)
-			lists := 0 // steps that saw a key with a list
-			for step := range 8000 {
-				k := uint64(r.IntN(6))
-				switch op := r.IntN(100); {
-				case op < 45: // insert, now and then one already there
-					it := recentItem{key: fmt.Sprintf("k%03d", r.IntN(1000)), published: floor + uint64(r.IntN(200))<<20}
-					if l := ref[k]; len(l) > 0 && r.IntN(8) == 0 {
-						it = recentItem{key: items[l[0]].key, published: items[l[0]].published}
-					}
-					items = append(items, it)
-					slot := uint32(len(items) - 1)
-					i, found := slices.BinarySearchFunc(ref[k], slot, byItem)
-					if got := m.insert(k, items, slot); got == found {
-						t.Fatalf("step %d: insert(%d, %v) = %v with the entry there %v", step, k, it, got, found)
-					}
-					if !found {
-						ref[k] = slices.Insert(ref[k], i, slot)
-						items[slot].refs++
-					}
-				case op < 85: // remove one there, or one not there
-					probe := recentItem{key: fmt.Sprintf("k%03d", r.IntN(1000)), published: floor + uint64(r.IntN(200))<<20}
-					if l := ref[k]; len(l) > 0 && r.IntN(4) > 0 {
-						probe = items[l[r.IntN(len(l))]]
-					}
-					i, found := slices.BinarySearchFunc(ref[k], probe, func(slot uint32, p recentItem) int { return compareRecent(items[slot], p) })
-					var want uint32
-					if found {
-						want = ref[k][i]
-						ref[k] = slices.Delete(ref[k], i, i+1)
-					}
-					got, ok := m.remove(k, items, probe.published, probe.key)
-					if ok != found || got != want {
-						t.Fatalf("step %d: remove(%d, %v) = %d, %v, want %d, %v", step, k, probe, got, ok, want, found)
-					}
-					if ok {
-						items[got].refs--
-					}
-				case op < 90: // trim one key, or every key
-					floor += uint64(r.IntN(10)) << 20
-					old := func(slot uint32) bool { return items[slot].published < floor }
-					if r.IntN(2) == 0 {
-						m.trimKey(k, items, floor)
-						ref[k] = slices.DeleteFunc(ref[k], old)
-					} else {
-						m.trim(items, floor)
-						for k := range ref {
-							ref[k] = slices.DeleteFunc(ref[k], old)
-						}
-					}
-				default: // read a range, latest first
-					lo := floor + uint64(r.IntN(200))<<20
-					hi := lo + uint64(r.IntN(100))<<20
-					limit := r.IntN(3)
-					var want, got []uint32
-					for i := len(ref[k]) - 1; i >= 0; i-- {
-						if it := items[ref[k][i]]; it.published >= lo && it.published <= hi && (limit == 0 || len(want) < limit) {
-							want = append(want, ref[k][i])
-						}
-					}
-					m.each(k, items, lo, hi, limit, func(slot uint32) { got = append(got, slot) })
-					if !slices.Equal(got, want) {
-						t.Fatalf("step %d: each(%d, %d, %d, %d) = %v, want %v", step, k, lo, hi, limit, got, want)
-					}
-				}
-				if err := m.check(); err != nil {
-					t.Fatalf("step %d: %v", step, err)
-				}
-				got := map[uint64][]uint32{}
-				m.all(func(k uint64, e recentEntry) {
-					if e.coarse != coarseTime(items[e.slot].published) {
-						t.Fatalf("step %d: an entry says %d of an item published %d", step, e.coarse, items[e.slot].published)
-					}
-					got[k] = append(got[k], e.slot)
-				})
-				refs := make([]int32, len(items))
-				for k, l := range ref {
-					if !slices.Equal(got[k], l) {
-						t.Fatalf("step %d: key %d holds %v, want %v", step, k, got[k], l)
-					}
-					for _, slot := range l {
-						refs[slot]++
-					}
-					if len(l) > 1 {
-						lists++
-					}
-				}
-				for slot, it := range items {
-					if it.refs != refs[slot] {
-						t.Fatalf("step %d: slot %d counts %d entries, is named by %d", step, slot, it.refs, refs[slot])
-					}
-				}
-			}
-			if lists == 0 {
-				t.Fatal("no key ever held a list")
-			}
-		})
+	cases := []struct {
+		name  string
+		keys  int // keys drawn from
+		steps int
+		trims int // in 1,000 steps
+	}{
+		{"few keys", 6, 8000, 50},
+		{"many keys", 1 << 30, 6000, 4},
 	}
+	for _, tc := range cases {
+		wrapped := 0
+		for seed := range uint64(4) {
+			t.Run(fmt.Sprintf("%s/seed %d", tc.name, seed), func(t *testing.T) {
+				most, w, shrunk := testRecentLists(t, seed, tc.keys, tc.steps, tc.trims)
+				if tc.keys > 1000 && (most < 500 || !shrunk) {
+					t.Errorf("the key table held at most %d keys, shrank: %v; want over 500, and true", most, shrunk)
+				}
+				wrapped += w
+			})
+		}
+		if tc.keys > 1000 && wrapped == 0 {
+			t.Errorf("%s: no step saw a key wrapped round the table's end", tc.name)
+		}
+	}
+}
+
+// testRecentLists runs the steps, failing t at the first difference. It
+// returns the most keys the table held, in how many steps a key sat
+// before its home (wrapped round the end), and whether a trim shrank the
+// table.
+func testRecentLists(t *testing.T, seed uint64, keys, steps, trims int) (most, wrapped int, shrunk bool) {
+	r := rand.New(rand.NewPCG(seed, 1))
+	m := newRecentLists()
+	m.keys.seed = r.Uint64() // the keys' homes, as the test's seed has them
+	var items recentItems
+	ref := map[uint64][]uint32{} // key → slots in order
+	var used []uint64            // keys inserted under, to draw from again
+	byItem := func(a, b uint32) int { return compareRecent(items[a], items[b]) }
+	floor := uint64(0)
+	lists := 0 // steps that saw a key with a list
+	for step := range steps {
+		k := uint64(r.IntN(keys))
+		if len(used) > 0 && r.IntN(2) == 0 {
+			k = used[r.IntN(len(used))]
+		}
+		switch op := r.IntN(1000); {
+		case op < 450: // insert, now and then one already there
+			it := recentItem{key: fmt.Sprintf("k%03d", r.IntN(1000)), published: floor + uint64(r.IntN(200))<<20}
+			if l := ref[k]; len(l) > 0 && r.IntN(8) == 0 {
+				it = recentItem{key: items[l[0]].key, published: items[l[0]].published}
+			}
+			items = append(items, it)
+			slot := uint32(len(items) - 1)
+			i, found := slices.BinarySearchFunc(ref[k], slot, byItem)
+			if got := m.insert(k, items, slot); got == found {
+				t.Fatalf("step %d: insert(%d, %v) = %v with the entry there %v", step, k, it, got, found)
+			}
+			if !found {
+				ref[k] = slices.Insert(ref[k], i, slot)
+				items[slot].refs++
+				used = append(used, k)
+			}
+		case op < 850: // remove one there, or one not there
+			probe := recentItem{key: fmt.Sprintf("k%03d", r.IntN(1000)), published: floor + uint64(r.IntN(200))<<20}
+			if l := ref[k]; len(l) > 0 && r.IntN(4) > 0 {
+				probe = items[l[r.IntN(len(l))]]
+			}
+			i, found := slices.BinarySearchFunc(ref[k], probe, func(slot uint32, p recentItem) int { return compareRecent(items[slot], p) })
+			var want uint32
+			if found {
+				want = ref[k][i]
+				ref[k] = slices.Delete(ref[k], i, i+1)
+			}
+			got, ok := m.remove(k, items, probe.published, probe.key)
+			if ok != found || got != want {
+				t.Fatalf("step %d: remove(%d, %v) = %d, %v, want %d, %v", step, k, probe, got, ok, want, found)
+			}
+			if ok {
+				items[got].refs--
+			}
+		case op < 850+trims: // trim
+			floor += uint64(r.IntN(10)) << 20
+			if r.IntN(8) == 0 {
+				floor += 150 << 20 // most entries go
+			}
+			before := len(m.keys.slots)
+			m.trim(items, floor)
+			for k := range ref {
+				ref[k] = slices.DeleteFunc(ref[k], func(slot uint32) bool { return items[slot].published < floor })
+			}
+			shrunk = shrunk || len(m.keys.slots) < before
+		default: // read a range, latest first
+			lo := floor + uint64(r.IntN(200))<<20
+			hi := lo + uint64(r.IntN(100))<<20
+			limit := r.IntN(3)
+			var want, got []uint32
+			for i := len(ref[k]) - 1; i >= 0; i-- {
+				if it := items[ref[k][i]]; it.published >= lo && it.published <= hi && (limit == 0 || len(want) < limit) {
+					want = append(want, ref[k][i])
+				}
+			}
+			m.each(k, items, lo, hi, limit, func(slot uint32) { got = append(got, slot) })
+			if !slices.Equal(got, want) {
+				t.Fatalf("step %d: each(%d, %d, %d, %d) = %v, want %v", step, k, lo, hi, limit, got, want)
+			}
+		}
+		if err := m.check(); err != nil {
+			t.Fatalf("step %d: %v", step, err)
+		}
+		most = max(most, m.keys.n)
+		for i, s := range m.keys.slots {
+			if !s.empty() && i < m.keys.home(s.key) {
+				wrapped++
+				break
+			}
+		}
+		got := map[uint64][]uint32{}
+		m.all(func(k uint64, e recentEntry) {
+			if e.coarse != coarseTime(items[e.slot].published) {
+				t.Fatalf("step %d: an entry says %d of an item published %d", step, e.coarse, items[e.slot].published)
+			}
+			got[k] = append(got[k], e.slot)
+		})
+		refs := make([]int32, len(items))
+		for k, l := range ref {
+			if !slices.Equal(got[k], l) {
+				t.Fatalf("step %d: key %d holds %v, want %v", step, k, got[k], l)
+			}
+			for _, slot := range l {
+				refs[slot]++
+			}
+			if len(l) > 1 {
+				lists++
+			}
+		}
+		for slot, it := range items {
+			if it.refs != refs[slot] {
+				t.Fatalf("step %d: slot %d counts %d entries, is named by %d", step, slot, it.refs, refs[slot])
+			}
+		}
+	}
+	if lists == 0 {
+		t.Fatal("no key ever held a list")
+	}
+	return most, wrapped, shrunk
 }
