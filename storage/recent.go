@@ -330,8 +330,9 @@ func (rt *recentTx) trim(horizon uint64) {
 		ix.titles.trim(ix.items, horizon)
 		ix.bands.trim(ix.items, horizon)
 	}
-	// The table keeps its length (56 bytes a slot): the slots freed here
-	// are taken again by the items that follow.
+	// The walks dropped every entry naming these items, without counting
+	// them off. The table keeps its length (56 bytes a slot): the slots
+	// freed here are taken again by the items that follow.
 	for _, slot := range old {
 		ix.items[slot].refs = 0
 		ix.release(slot)

@@ -259,6 +259,11 @@ func testRecentLists(t *testing.T, seed uint64, keys, steps, trims int) (most, w
 			for k := range ref {
 				ref[k] = slices.DeleteFunc(ref[k], func(slot uint32) bool { return items[slot].published < floor })
 			}
+			for slot := range items {
+				if items[slot].published < floor {
+					items[slot].refs = 0 // freed whole, as recentTx.trim does
+				}
+			}
 			shrunk = shrunk || len(m.keys.slots) < before
 		default: // read a range, latest first
 			lo := floor + uint64(r.IntN(200))<<20
