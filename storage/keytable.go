@@ -13,13 +13,13 @@ import (
 // It replaced two Go maps per kind of key (a key's lone entry, and its
 // list). Their cost was the hourly trim's: the growth benchmark's daemon,
 // at 1,000,000 stored items, spent a quarter of its write transactions'
-// CPU in it. A trim has to find the entries of the items that go; with the maps,
-// walking every key cost 0.42 µs an indexed item, so a trim read each
-// going item's record instead and looked its 17 keys up, 22 µs an item.
-// A sweep of this table is a walk of one array, and a look-up is one
-// probe where the maps took two (lone entries, then lists). The table
-// also shrinks when a trim leaves it mostly empty, which Go's maps never
-// do.
+// CPU in it. A trim has to find the entries of the items that go; with
+// the maps, walking every key cost 0.42 µs an indexed item, so a trim
+// read each going item's record instead and looked its 17 keys up, 22
+// µs an item. A sweep of this table is a walk of one array, and a
+// look-up is one probe where the maps took two (lone entries, then
+// lists). The table also shrinks when a trim leaves it mostly empty,
+// which Go's maps never do.
 //
 // Its length need not be a power of two: a key's home slot is its mixed
 // hash scaled to the length, so the table grows by half at a time and

@@ -255,7 +255,7 @@ func (rt *recentTx) settle(err error) {
 
 // emptyLists gives the index empty title and band lists.
 func (ix *recentIndex) emptyLists() {
-	ix.titles, ix.bands = newRecentLists(), newRecentLists()
+	ix.titles, ix.bands = recentLists{}, recentLists{}
 }
 
 func (ix *recentIndex) unload() {

@@ -210,13 +210,13 @@ func (l *recentList) each(items recentItems, lo, hi uint64, limit int, fn func(s
 // to 32 bytes a key); a list its 24 bytes here as well, and its chunks.
 // In the growth benchmark's steady state (20,000 indexed items) the bands
 // are 197,000 keys, 55,000 of them with a list.
+//
+// Its zero value is empty and ready for use.
 type recentLists struct {
 	keys  keyTable
 	lists []recentList // by index; never empty but for the free ones
 	free  []uint32     // indexes of free lists
 }
-
-func newRecentLists() recentLists { return recentLists{} }
 
 // insert adds an entry under k for the item in slot unless there is one
 // for its time and key, reporting whether it added it.

@@ -201,7 +201,7 @@ func TestRecentLists(t *testing.T) {
 // table.
 func testRecentLists(t *testing.T, seed uint64, keys, steps, trims int) (most, wrapped int, shrunk bool) {
 	r := rand.New(rand.NewPCG(seed, 1))
-	m := newRecentLists()
+	var m recentLists
 	m.keys.seed = r.Uint64() // the keys' homes, as the test's seed has them
 	var items recentItems
 	ref := map[uint64][]uint32{} // key → slots in order
