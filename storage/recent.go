@@ -16,17 +16,25 @@ import (
 )
 
 // recentKeep is how far back from now the recent index holds items once
-// trimmed: two story windows, so that an item published up to one window
-// ago (news arrives within hours) finds all its candidates without
-// extending the index. It was three: on the start-up benchmark's store
-// of 300,000 items, ten thousand a day, the index of six days held
-// 60,000 items in 45 MB of heap, and the daemon idled at 70-74 MiB of
-// RSS; four days hold 40,000 items in 29.5 MB, and it idles at 53-54 MiB.
-// An item published between one and two windows before it arrives,
-// which the old index covered, now extends it back until the next trim:
-// a walk of those days' items, about 0.35 s for two days of that
-// store.
-const recentKeep = 2 * aggregator.StoryWindow
+// trimmed: a story window and recentLate more, so that an item published
+// up to a day before it arrives (news arrives within hours) finds all its
+// candidates without extending the index.
+//
+// It was three windows, then two (six days, then four). On the start-up
+// benchmark's store of 300,000 items, ten thousand a day, the daemon
+// idled after serving its feeds at 70-74 MiB of RSS with six days, 54-55
+// MiB with four, and 49-50 MiB with three; in the growth benchmark, an
+// item cost 12 % less to store at 1,000,000 items with three days than
+// with four (86.6 µs against 98.7, medians of 3 rounds). An item published
+// one to two days before it arrives now extends the index back until the
+// next trim: a walk of the items in between, about 0.2 s a day of that
+// store, once an hour at most (see recentTrimEvery).
+const recentKeep = aggregator.StoryWindow + recentLate
+
+// recentLate is how long before it arrives an item may have been
+// published and still find its candidates in the index without extending
+// it.
+const recentLate = 24 * time.Hour
 
 // recentTrimEvery is how often at most the index is trimmed back to
 // recentKeep, so that a poll cycle bringing several backlogs extends it
@@ -36,7 +44,7 @@ const recentTrimEvery = time.Hour
 // recentTrimSlack is how far the horizon may fall behind recentKeep as
 // time passes before a trim brings it back: a trim walks the whole index
 // (see trim), so one every six hours costs a sixth of one every hour.
-// The index holds up to six hours of items more for it, 6 % of four
+// The index holds up to six hours of items more for it, 8 % of three
 // days. An index extended further back is trimmed within the hour.
 const recentTrimSlack = 6 * time.Hour
 

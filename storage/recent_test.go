@@ -197,11 +197,11 @@ func TestRecentIndexAfterRestart(t *testing.T) {
 	}
 }
 
-// TestRecentIndexCoversOneWindowBack: loaded, the index reaches
-// recentKeep back, two story windows, so an item published up to one
-// window ago finds its candidates without extending it; an item
-// published before that extends it to its own window.
-func TestRecentIndexCoversOneWindowBack(t *testing.T) {
+// TestRecentIndexCoversADayLate: loaded, the index reaches recentKeep
+// back, a story window and a day, so an item published up to a day ago
+// finds its candidates without extending it; an item published before
+// that extends it to its own window.
+func TestRecentIndexCoversADayLate(t *testing.T) {
 	ctx := context.Background()
 	m := aggregator.NewStoryMerger(seedSources())
 	now := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
@@ -211,9 +211,9 @@ func TestRecentIndexCoversOneWindowBack(t *testing.T) {
 		published   time.Time
 		wantHorizon time.Time
 	}{
-		{"an hour old (loads the index)", now.Add(-time.Hour), now.Add(-2 * aggregator.StoryWindow)},
-		{"one window old", now.Add(-aggregator.StoryWindow), now.Add(-2 * aggregator.StoryWindow)},
-		{"an hour more", now.Add(-aggregator.StoryWindow - time.Hour), now.Add(-2*aggregator.StoryWindow - time.Hour)},
+		{"an hour old (loads the index)", now.Add(-time.Hour), now.Add(-recentKeep)},
+		{"a day old", now.Add(-recentLate), now.Add(-recentKeep)},
+		{"an hour more", now.Add(-recentLate - time.Hour), now.Add(-recentLate - time.Hour - aggregator.StoryWindow)},
 	}
 	for i, step := range steps {
 		id := fmt.Sprintf("item%d", i)
@@ -320,7 +320,7 @@ func TestRecentIndexExtendsAndTrims(t *testing.T) {
 	}
 }
 
-// trimmableStore stores 240 items 20 minutes apart, the first four older
+// trimmableStore stores 240 items 15 minutes apart, the first four older
 // than recentKeep before the returned clock's reading, at which a trim is
 // due and drops those four. It returns the store, its clock, and the
 // stored items.
@@ -329,7 +329,7 @@ func trimmableStore(t *testing.T) (*DB, *time.Time, []aggregator.Item) {
 	ctx := context.Background()
 	m := aggregator.NewStoryMerger(seedSources())
 	start := t0.Add(-30 * 24 * time.Hour)
-	const spacing = 20 * time.Minute
+	const spacing = 15 * time.Minute // 60 hours in all, less than recentKeep
 	now := start.Add(240 * spacing)
 	db := openAt(t, filepath.Join(t.TempDir(), "tributary.db"), Options{Now: func() time.Time { return now }})
 	words := strings.Fields("harbour budget storm election vaccine bridge strike drought summit rail tariff court")
@@ -361,7 +361,7 @@ func TestRecentTrimDue(t *testing.T) {
 	ctx := context.Background()
 	for _, fail := range []bool{false, true} {
 		t.Run(fmt.Sprint("fail=", fail), func(t *testing.T) {
-			db, now, _ := trimmableStore(t)
+			db, now, items := trimmableStore(t)
 			err := db.update(func(tx *bolt.Tx, _ *recentTx) error {
 				if fail {
 					return errors.New("the transaction fails")
@@ -386,14 +386,20 @@ func TestRecentTrimDue(t *testing.T) {
 					t.Errorf("%v after the trim, the horizon moved to %v, want %v", after, h, horizon)
 				}
 			}
-			// Past it, the next: the 19 items of those six hours and a
+			// Past it, the next: the items of those six hours and a
 			// minute go.
 			*now = trimmed.Add(recentTrimSlack + time.Minute)
 			if _, err := db.SaveFeed(ctx, feed("xinhua")); err != nil {
 				t.Fatal(err)
 			}
-			if n2, h, _ := recentState(t, db); !h.Equal(now.Add(-recentKeep)) || n2 != n-19 {
-				t.Errorf("past the slack: %d items, horizon %v; want %d, %v", n2, h, n-19, now.Add(-recentKeep))
+			gone := 0
+			for _, it := range items {
+				if !it.Published.Before(horizon) && it.Published.Before(now.Add(-recentKeep)) {
+					gone++
+				}
+			}
+			if n2, h, _ := recentState(t, db); !h.Equal(now.Add(-recentKeep)) || gone < 20 || n2 != n-gone {
+				t.Errorf("past the slack: %d items, horizon %v; want %d (of which %d go), %v", n2, h, n-gone, gone, now.Add(-recentKeep))
 			}
 		})
 	}
