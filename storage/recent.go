@@ -22,10 +22,10 @@ import (
 //
 // It was three windows, then two (six days, then four). On the start-up
 // benchmark's store of 300,000 items, ten thousand a day, the daemon
-// idled after serving its feeds at 70-74 MiB of RSS with six days, 54-55
-// MiB with four, and 49-50 MiB with three; in the growth benchmark, an
-// item cost 12 % less to store at 1,000,000 items with three days than
-// with four (86.6 µs against 98.7, medians of 3 rounds). An item published
+// idled after a poll at 70-74 MiB of RSS with six days, 52-54 MiB with
+// four, and 46-47 MiB with three; in the growth benchmark, an item cost
+// 12 % less to store at 1,000,000 items with three days than with four
+// (86.6 µs against 98.7, medians of 3 rounds). An item published
 // one to two days before it arrives now extends the index back until the
 // next trim: a walk of the items in between, about 0.2 s a day of that
 // store, once an hour at most (see recentTrimEvery).
@@ -60,8 +60,8 @@ const recentTrimSlack = 6 * time.Hour
 // index the first time a merge needs it, extended back when an item
 // older than the horizon needs candidates (a new source's backlog), and
 // trimmed back to recentKeep as write transactions begin, once it holds
-// recentTrimSlack more (at most hourly). A look-up
-// therefore finds exactly the items the bbolt indexes would have.
+// recentTrimSlack more (at most hourly). A look-up therefore finds
+// exactly the items the bbolt indexes would have.
 //
 // It is read and changed only inside write transactions. begin, called
 // inside one, holds the index until settle, called after the transaction
@@ -218,10 +218,9 @@ type recentChange struct {
 // begin returns the index for the write transaction tx, holding it until
 // settle. It first trims the index back to recentKeep if that is due (the
 // horizon has fallen recentTrimSlack behind it, and the last trim is an
-// hour old): a
-// trim drops only entries of committed items older than the horizon, so
-// it stands whether tx commits or not, and the transaction's undo never
-// meets a slot it freed.
+// hour old): a trim drops only entries of committed items older than the
+// horizon, so it stands whether tx commits or not, and the transaction's
+// undo never meets a slot it freed.
 func (ix *recentIndex) begin(tx *bolt.Tx) *recentTx {
 	ix.mu.Lock()
 	rt := &recentTx{ix: ix, tx: tx}
