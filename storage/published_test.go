@@ -188,10 +188,7 @@ func TestRecentLoadByDay(t *testing.T) {
 func TestMigrateV4(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "v4.db")
-	db, err := Open(path, Options{Now: func() time.Time { return t0 }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := openAt(t, path, Options{Now: func() time.Time { return t0 }})
 	byID := dayItems(t, db)
 	rewriteAs(t, db, 4, func(tx *bolt.Tx) error {
 		if err := unorderStories(tx); err != nil {
@@ -259,10 +256,7 @@ func TestMigrateV4(t *testing.T) {
 // schema 5's migration, naming the item, and leaves the store as it was.
 func TestMigrateV4CorruptItem(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "corrupt.db")
-	db, err := Open(path, Options{Now: func() time.Time { return t0 }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := openAt(t, path, Options{Now: func() time.Time { return t0 }})
 	dayItems(t, db)
 	var before int
 	rewriteAs(t, db, 4, func(tx *bolt.Tx) error {

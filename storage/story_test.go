@@ -706,10 +706,7 @@ func checkTopicLists(t *testing.T, db *DB, want map[string][]string, when string
 func TestMigrateV3(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "v3.db")
-	db, err := Open(path, Options{Now: func() time.Time { return t0 }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := openAt(t, path, Options{Now: func() time.Time { return t0 }})
 	items, want := saveMigrationStories(t, db)
 	rewriteAs(t, db, 3, func(tx *bolt.Tx) error {
 		return unnumberStories(tx)
@@ -769,10 +766,7 @@ func TestMigrateV3(t *testing.T) {
 func TestMigrateV5(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "v5.db")
-	db, err := Open(path, Options{Now: func() time.Time { return t0 }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := openAt(t, path, Options{Now: func() time.Time { return t0 }})
 	day := t0.Truncate(topicDay)
 	_, want := saveMigrationStories(t, db)
 	if !slices.Equal(want["go"], []string{"f", "c", "d", "b", "e", "a"}) {
@@ -826,10 +820,7 @@ func TestMigrateV5(t *testing.T) {
 		}},
 	} {
 		path := filepath.Join(t.TempDir(), tt.name+".db")
-		db, err := Open(path, Options{Now: func() time.Time { return t0 }})
-		if err != nil {
-			t.Fatal(err)
-		}
+		db := openAt(t, path, Options{Now: func() time.Time { return t0 }})
 		saveMigrationStories(t, db)
 		rewriteAs(t, db, 5, func(tx *bolt.Tx) error {
 			if err := unorderStories(tx); err != nil {
@@ -873,10 +864,7 @@ func TestMigrateV5(t *testing.T) {
 func TestTopicIndexCorruptStories(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "corrupt.db")
-	db, err := Open(path, Options{Now: func() time.Time { return t0 }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := openAt(t, path, Options{Now: func() time.Time { return t0 }})
 	for _, id := range []string{"a", "b"} {
 		if _, err := db.SaveFeed(ctx, feed("src-"+id, mkItem(id, t0, "h", "go"))); err != nil {
 			t.Fatal(err)
